@@ -1,11 +1,63 @@
-use clap::Parser;
+//! `trailguard`: everything a person runs locally.
+
+mod analyze;
+mod bench;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
 /// TrailGuard: GenAI security operations for AWS, runnable offline.
-#[derive(Parser)]
-#[command(name = "trailguard", version)]
-struct Cli {}
+#[derive(Parser, Debug)]
+#[command(name = "trailguard", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() -> anyhow::Result<()> {
-    let _cli = Cli::parse();
-    Ok(())
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Rate every event in log files, event files or stdin; one JSON object per event on stdout.
+    Analyze(analyze::AnalyzeArgs),
+    /// Run the main job on the embedded demo events (no AWS, no model, no setup).
+    Demo,
+    /// Benchmarks (not tests): figures for BENCHMARKS.md.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Throughput of `analyze` vs a serde_json parse-only baseline on a generated corpus.
+    Analyze(bench::BenchAnalyzeArgs),
+}
+
+/// Exit codes: 0 all input handled, 2 some records were bad (each reported), 1 usage or fatal error.
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let code = if error.use_stderr() { 1 } else { 0 };
+            let _ = error.print();
+            return ExitCode::from(code);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TRAILGUARD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Analyze(args) => analyze::run(args),
+        Command::Demo => analyze::demo(),
+        Command::Bench(BenchCommand::Analyze(args)) => bench::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
 }

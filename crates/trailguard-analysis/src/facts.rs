@@ -1,0 +1,150 @@
+//! Reads the facts a record needs off a parsed event.
+
+use crate::record::EventFacts;
+use serde::Deserialize;
+use std::borrow::Cow;
+use trailguard_core::EventSource;
+use trailguard_events::{Event, EventKind};
+
+/// Request parameters that commonly name the resource acted on, most specific first. Only these
+/// are deserialized; everything else in `requestParameters` is skipped.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct TargetParams<'a> {
+    #[serde(borrow, default)]
+    user_name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    role_name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    group_name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    policy_arn: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    trail_name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    secret_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    key_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    instance_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    snapshot_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    image_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    group_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    function_name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    detector_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    log_group_name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+}
+
+impl<'a> TargetParams<'a> {
+    fn first(self) -> Option<Cow<'a, str>> {
+        [
+            self.user_name,
+            self.role_name,
+            self.group_name,
+            self.policy_arn,
+            self.trail_name,
+            self.secret_id,
+            self.key_id,
+            self.instance_id,
+            self.snapshot_id,
+            self.image_id,
+            self.group_id,
+            self.function_name,
+            self.detector_id,
+            self.log_group_name,
+            self.name,
+        ]
+        .into_iter()
+        .flatten()
+        .find(|value| !value.is_empty())
+    }
+}
+
+fn owned(value: Option<&str>) -> Option<String> {
+    value.filter(|v| !v.is_empty()).map(str::to_string)
+}
+
+fn event_source(kind: EventKind) -> EventSource {
+    match kind {
+        EventKind::CloudTrail => EventSource::Cloudtrail,
+        EventKind::GuardDuty => EventSource::Guardduty,
+        EventKind::S3Notification => EventSource::S3Notification,
+        EventKind::S3EventBridge => EventSource::S3Eventbridge,
+    }
+}
+
+/// The facts of one event, all read from the event itself.
+pub fn facts_from_event(event: &Event<'_>) -> EventFacts {
+    let object = event.s3_object();
+    let mut facts = EventFacts {
+        source: Some(event_source(event.kind())),
+        action: owned(event.event_name()),
+        account_id: owned(event.account_id()),
+        identity: event.identity_display().map(Cow::into_owned),
+        source_ip: owned(event.source_ip_address()),
+        region: owned(event.region()),
+        event_id: owned(event.event_id()),
+        event_time: owned(event.event_time()),
+        is_object_upload: event.is_object_upload(),
+        ..EventFacts::default()
+    };
+    match &object {
+        Some(object) => {
+            facts.s3_bucket = Some(object.bucket.to_string());
+            facts.s3_key = Some(object.key.to_string());
+            facts.declared_content_type = object.content_type.as_deref().map(str::to_string);
+        }
+        None => facts.s3_bucket = event.s3_bucket().map(Cow::into_owned),
+    }
+
+    match event {
+        Event::CloudTrail(ct) => {
+            let record = &ct.record;
+            facts.service = owned(record.event_source.as_deref());
+            facts.user_agent = owned(record.user_agent.as_deref());
+            facts.error_code = owned(record.error_code.as_deref());
+            facts.error_message = owned(record.error_message.as_deref());
+            facts.identity_type = record
+                .user_identity
+                .as_ref()
+                .and_then(|identity| owned(identity.identity_type.as_deref()));
+            if facts.s3_bucket.is_none() {
+                facts.resource = record
+                    .request_parameters
+                    .and_then(|raw| serde_json::from_str::<TargetParams<'_>>(raw.get()).ok())
+                    .and_then(TargetParams::first)
+                    .map(Cow::into_owned)
+                    .or_else(|| {
+                        record
+                            .resources
+                            .iter()
+                            .find_map(|resource| owned(resource.arn.as_deref()))
+                    });
+            }
+        }
+        Event::GuardDuty(gd) => {
+            facts.service = Some("guardduty".to_string());
+            facts.finding_title = owned(gd.finding.title.as_deref());
+            facts.finding_severity = gd.finding.severity;
+        }
+        Event::S3Notification(notification) => {
+            facts.service = owned(notification.event_source.as_deref());
+        }
+        Event::S3EventBridge(s3) => {
+            facts.service = owned(s3.envelope.source.as_deref());
+            // The API behind "Object Created" is more telling than the detail-type.
+            if let Some(reason) = owned(s3.detail.reason.as_deref()) {
+                facts.action = Some(reason);
+            }
+        }
+    }
+    facts
+}

@@ -1,0 +1,306 @@
+//! The analysis record: title, readable summary and S3 fields, built from facts taken from the
+//! event itself plus the rule hits.
+
+use crate::media;
+use trailguard_core::{AnalysisRecord, EventSource, RuleHit, ThreatLevel};
+
+/// What the record is built from: plain facts read off one event. Every field is optional
+/// because real events omit them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventFacts {
+    pub source: Option<EventSource>,
+    /// API call or event name (`PutObject`, `ObjectCreated:Put`, a GuardDuty finding type).
+    pub action: Option<String>,
+    /// Service (`s3.amazonaws.com`, `guardduty`).
+    pub service: Option<String>,
+    pub account_id: Option<String>,
+    /// Display name of who acted (user name, role session, principal id, AWS service).
+    pub identity: Option<String>,
+    /// Kind of identity (`IAMUser`, `AssumedRole`, `Root`, `AWSService`).
+    pub identity_type: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub region: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub event_id: Option<String>,
+    pub event_time: Option<String>,
+    /// The main resource acted on, when the event names one (an ARN or a name).
+    pub resource: Option<String>,
+    pub s3_bucket: Option<String>,
+    pub s3_key: Option<String>,
+    pub declared_content_type: Option<String>,
+    /// True for object uploads: PutObject, CompleteMultipartUpload, CopyObject, "Object Created".
+    pub is_object_upload: bool,
+    /// GuardDuty finding title, used instead of an API-call sentence.
+    pub finding_title: Option<String>,
+    pub finding_severity: Option<f64>,
+}
+
+/// Longest value quoted inside a summary; longer values are cut so one hostile field cannot
+/// flood an alert e-mail.
+const MAX_QUOTED_CHARS: usize = 200;
+
+fn quoted(value: &str) -> String {
+    let cleaned: String = value
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let cleaned = cleaned.trim();
+    if cleaned.chars().count() > MAX_QUOTED_CHARS {
+        let cut: String = cleaned.chars().take(MAX_QUOTED_CHARS).collect();
+        format!("{cut}…")
+    } else {
+        cleaned.to_string()
+    }
+}
+
+fn or_unknown(value: Option<&str>) -> String {
+    value
+        .filter(|v| !v.trim().is_empty())
+        .map(quoted)
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// `[EventName][AccountId][Identity]`, the guide's title format.
+pub fn event_title(facts: &EventFacts) -> String {
+    format!(
+        "[{}][{}][{}]",
+        or_unknown(facts.action.as_deref()),
+        or_unknown(facts.account_id.as_deref()),
+        or_unknown(facts.identity.as_deref())
+    )
+}
+
+fn describe_identity(facts: &EventFacts) -> String {
+    let who = or_unknown(facts.identity.as_deref());
+    let kind = match facts.identity_type.as_deref() {
+        Some("Root") => "the root user".to_string(),
+        Some("IAMUser") => format!("IAM user {who}"),
+        Some("AssumedRole") => format!("assumed role {who}"),
+        Some("FederatedUser") => format!("federated user {who}"),
+        Some("AWSService") => format!("AWS service {who}"),
+        Some("AWSAccount") => format!("AWS account {who}"),
+        Some("IdentityCenterUser") => format!("Identity Center user {who}"),
+        Some(other) if !other.is_empty() => format!("{} {who}", quoted(other)),
+        _ => who,
+    };
+    match facts.account_id.as_deref() {
+        Some(account) if !account.is_empty() => format!("{kind} (account {})", quoted(account)),
+        _ => kind,
+    }
+}
+
+fn describe_target(facts: &EventFacts) -> Option<String> {
+    match (facts.s3_bucket.as_deref(), facts.s3_key.as_deref()) {
+        (Some(bucket), Some(key)) => Some(format!("s3://{}/{}", quoted(bucket), quoted(key))),
+        (Some(bucket), None) => Some(format!("bucket {}", quoted(bucket))),
+        _ => facts.resource.as_deref().map(quoted),
+    }
+}
+
+/// A readable English sentence: who, what, which resource, from where, with what result.
+pub fn summarize(facts: &EventFacts, hits: &[RuleHit], level: ThreatLevel) -> String {
+    let mut text = if let Some(title) = facts.finding_title.as_deref() {
+        let mut s = format!(
+            "GuardDuty finding {}: {}",
+            or_unknown(facts.action.as_deref()),
+            quoted(title)
+        );
+        if let Some(severity) = facts.finding_severity {
+            s.push_str(&format!(" (severity {severity:.1})"));
+        }
+        if let Some(account) = facts.account_id.as_deref() {
+            s.push_str(&format!(" in account {}", quoted(account)));
+        }
+        if let Some(target) = describe_target(facts) {
+            s.push_str(&format!(", affecting {target}"));
+        }
+        s
+    } else {
+        let mut s = format!(
+            "{} called {}",
+            describe_identity(facts),
+            or_unknown(facts.action.as_deref())
+        );
+        if let Some(service) = facts.service.as_deref() {
+            s.push_str(&format!(" ({})", quoted(service)));
+        }
+        if let Some(target) = describe_target(facts) {
+            s.push_str(&format!(" on {target}"));
+        }
+        if let Some(ip) = facts.source_ip.as_deref() {
+            s.push_str(&format!(" from {}", quoted(ip)));
+        }
+        if let Some(region) = facts.region.as_deref() {
+            s.push_str(&format!(" in {}", quoted(region)));
+        }
+        if let Some(agent) = facts.user_agent.as_deref() {
+            s.push_str(&format!(" using {}", quoted(agent)));
+        }
+        match (facts.error_code.as_deref(), facts.error_message.as_deref()) {
+            (Some(code), Some(message)) => s.push_str(&format!(
+                "; it failed with {}: {}",
+                quoted(code),
+                quoted(message)
+            )),
+            (Some(code), None) => s.push_str(&format!("; it failed with {}", quoted(code))),
+            _ => s.push_str("; it succeeded"),
+        }
+        s
+    };
+    if let Some(time) = facts.event_time.as_deref() {
+        text.push_str(&format!(" at {}", quoted(time)));
+    }
+    text.push('.');
+    if hits.is_empty() {
+        text.push_str(" No detection rule fired; rated low.");
+    } else {
+        let titles: Vec<String> = hits
+            .iter()
+            .map(|hit| quoted(hit.title.trim_end_matches('.')))
+            .collect();
+        text.push_str(&format!(" Rated {level}: {}.", titles.join("; ")));
+    }
+    text
+}
+
+/// Builds the analysis record. Hits are sorted highest level first; the threat level is the
+/// highest among them (low when none fired).
+pub fn build_record(facts: &EventFacts, mut hits: Vec<RuleHit>) -> AnalysisRecord {
+    hits.sort_by(|a, b| {
+        b.level
+            .cmp(&a.level)
+            .then_with(|| a.rule_id.cmp(&b.rule_id))
+    });
+    let level = hits
+        .iter()
+        .map(|hit| hit.level)
+        .max()
+        .unwrap_or(ThreatLevel::Low);
+    let mut mitre: Vec<String> = hits
+        .iter()
+        .flat_map(|hit| hit.mitre.iter().cloned())
+        .collect();
+    mitre.sort();
+    mitre.dedup();
+
+    let media_type = facts
+        .s3_key
+        .as_deref()
+        .and_then(|key| media::media_type(facts.declared_content_type.as_deref(), key));
+    let is_image_upload = facts.is_object_upload
+        && facts.s3_bucket.is_some()
+        && media_type
+            .as_deref()
+            .is_some_and(media::is_image_media_type);
+
+    AnalysisRecord {
+        event_title: event_title(facts),
+        summarize: summarize(facts, &hits, level),
+        threat_level: level,
+        s3_bucket: facts.s3_bucket.clone(),
+        s3_key: facts.s3_key.clone(),
+        is_image_upload,
+        media_type,
+        event_id: facts.event_id.clone(),
+        event_time: facts.event_time.clone(),
+        source: facts.source.unwrap_or(EventSource::Cloudtrail),
+        reasons: hits,
+        mitre_techniques: mitre,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put_object() -> EventFacts {
+        EventFacts {
+            source: Some(EventSource::Cloudtrail),
+            action: Some("PutObject".into()),
+            service: Some("s3.amazonaws.com".into()),
+            account_id: Some("123456789012".into()),
+            identity: Some("alice".into()),
+            identity_type: Some("IAMUser".into()),
+            source_ip: Some("203.0.113.5".into()),
+            region: Some("us-east-1".into()),
+            event_time: Some("2026-11-25T10:00:00Z".into()),
+            s3_bucket: Some("uploads".into()),
+            s3_key: Some("cards/front.JPG".into()),
+            is_object_upload: true,
+            ..EventFacts::default()
+        }
+    }
+
+    fn hit(level: ThreatLevel, id: &str, mitre: &[&str]) -> RuleHit {
+        RuleHit {
+            rule_id: id.into(),
+            title: format!("rule {id}"),
+            level,
+            reason: "matched".into(),
+            mitre: mitre.iter().map(|m| m.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn image_upload_is_recognised_from_the_key() {
+        let record = build_record(&put_object(), vec![]);
+        assert_eq!(record.event_title, "[PutObject][123456789012][alice]");
+        assert!(record.is_image_upload);
+        assert_eq!(record.media_type.as_deref(), Some("image/jpeg"));
+        assert_eq!(record.threat_level, ThreatLevel::Low);
+        assert_eq!(
+            record.summarize,
+            "IAM user alice (account 123456789012) called PutObject (s3.amazonaws.com) on \
+             s3://uploads/cards/front.JPG from 203.0.113.5 in us-east-1; it succeeded at \
+             2026-11-25T10:00:00Z. No detection rule fired; rated low."
+        );
+    }
+
+    #[test]
+    fn non_upload_or_non_image_is_not_an_image_upload() {
+        let mut facts = put_object();
+        facts.is_object_upload = false;
+        assert!(!build_record(&facts, vec![]).is_image_upload);
+        let mut facts = put_object();
+        facts.s3_key = Some("notes.txt".into());
+        let record = build_record(&facts, vec![]);
+        assert!(!record.is_image_upload);
+        assert_eq!(record.media_type.as_deref(), Some("text/plain"));
+    }
+
+    #[test]
+    fn level_is_the_highest_hit_and_mitre_is_merged() {
+        let hits = vec![
+            hit(ThreatLevel::Medium, "b", &["T1530"]),
+            hit(ThreatLevel::High, "a", &["T1562.008", "T1530"]),
+        ];
+        let record = build_record(&put_object(), hits);
+        assert_eq!(record.threat_level, ThreatLevel::High);
+        assert_eq!(record.reasons[0].rule_id, "a");
+        assert_eq!(record.mitre_techniques, vec!["T1530", "T1562.008"]);
+        assert!(record.summarize.ends_with("Rated high: rule a; rule b."));
+    }
+
+    #[test]
+    fn failures_and_hostile_values_are_rendered_safely() {
+        let mut facts = put_object();
+        facts.error_code = Some("AccessDenied".into());
+        facts.error_message = Some("Access\nDenied".into());
+        facts.identity = Some("x".repeat(1000));
+        let summary = summarize(&facts, &[], ThreatLevel::Low);
+        assert!(summary.contains("it failed with AccessDenied: Access Denied"));
+        assert!(!summary.contains('\n'));
+        assert!(summary.len() < 1000);
+    }
+
+    #[test]
+    fn missing_facts_say_unknown() {
+        let facts = EventFacts::default();
+        assert_eq!(event_title(&facts), "[unknown][unknown][unknown]");
+        let record = build_record(&facts, vec![]);
+        assert!(!record.is_image_upload);
+        assert_eq!(record.media_type, None);
+    }
+}

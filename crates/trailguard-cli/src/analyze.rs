@@ -1,0 +1,312 @@
+//! `trailguard analyze`: rate every event in the given files (or stdin) and print one JSON
+//! object per event.
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use trailguard_analysis::pipeline::{
+    self, Detect, Formatter, InputError, InputRecord, Outcome, PipelineOptions,
+};
+use trailguard_core::{AnalysisRecord, RuleHit, ThreatLevel};
+use trailguard_detect::{Detector, DetectorOptions, RecordDoc};
+use trailguard_events::{Event, ReadOptions};
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One JSON object per event.
+    Jsonl,
+    /// An aligned table for people.
+    Table,
+}
+
+#[derive(Args, Debug)]
+pub struct AnalyzeArgs {
+    /// Files or directories to read (`-` for stdin): CloudTrail log files (.json, .json.gz,
+    /// AWSLogs trees), JSON arrays, JSON Lines, EventBridge events, S3 notifications, GuardDuty findings.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Extra Sigma rule directories (for example SigmaHQ's cloudtrail rules), added to the embedded rules.
+    #[arg(long = "rules", value_name = "DIR")]
+    pub rules: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Jsonl)]
+    pub format: Format,
+    /// Largest single record accepted, in bytes; larger ones are reported and skipped.
+    #[arg(long, default_value_t = 8 * 1024 * 1024)]
+    pub max_record_bytes: usize,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print machine-readable statistics (events, errors, peak RSS) on stderr.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+pub struct Rules {
+    pub detector: Detector,
+    /// Base rules that feed at least one correlation rule.
+    correlation_inputs: Vec<usize>,
+}
+
+impl Rules {
+    pub fn new(detector: Detector) -> Self {
+        let mut correlation_inputs: Vec<usize> = detector
+            .rule_set()
+            .correlations()
+            .iter()
+            .flat_map(|c| c.rules.iter().copied())
+            .collect();
+        correlation_inputs.sort_unstable();
+        correlation_inputs.dedup();
+        Rules {
+            detector,
+            correlation_inputs,
+        }
+    }
+}
+
+impl Detect for Rules {
+    fn detect(&self, event: &Event<'_>) -> Vec<RuleHit> {
+        self.detector.detect(event)
+    }
+
+    fn feeds_correlation(&self, event: &Event<'_>, _hits: &[RuleHit]) -> bool {
+        let Some(record) = event.cloudtrail() else {
+            return false;
+        };
+        let doc = RecordDoc::new(record);
+        let rules = self.detector.rule_set().rules();
+        self.correlation_inputs
+            .iter()
+            .any(|&i| rules.get(i).is_some_and(|rule| rule.matches(&doc)))
+    }
+}
+
+/// Counts shown in the summary.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub events: u64,
+    pub by_level: [u64; 3],
+    pub errors: u64,
+}
+
+impl Tally {
+    fn add(&mut self, level: ThreatLevel) {
+        self.events += 1;
+        self.by_level[level as usize] += 1;
+    }
+}
+
+fn table_header() -> String {
+    format!(
+        "{:<6}  {:<24}  {:<60}  {:<40}  rules",
+        "level", "time", "event", "object"
+    )
+}
+
+fn table_row(record: &AnalysisRecord, out: &mut String) {
+    let target = match (&record.s3_bucket, &record.s3_key) {
+        (Some(b), Some(k)) => format!("s3://{b}/{k}"),
+        (Some(b), None) => format!("s3://{b}"),
+        _ => String::new(),
+    };
+    let rules: Vec<&str> = record
+        .reasons
+        .iter()
+        .map(|hit| hit.title.as_str())
+        .collect();
+    out.push_str(&format!(
+        "{:<6}  {:<24}  {:<60}  {:<40}  {}",
+        record.threat_level.as_str(),
+        truncate(record.event_time.as_deref().unwrap_or("-"), 24),
+        truncate(&record.event_title, 60),
+        truncate(&target, 40),
+        rules.join("; ")
+    ));
+}
+
+fn truncate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_string()
+    } else {
+        let cut: String = text.chars().take(width.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+fn json_line(record: &AnalysisRecord, out: &mut String) {
+    match serde_json::to_string(record) {
+        Ok(json) => out.push_str(&json),
+        Err(error) => out.push_str(&format!(
+            "{{\"error\":\"cannot serialise record: {error}\"}}"
+        )),
+    }
+}
+
+/// Peak resident set size of this process, from /proc (Linux).
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|line| {
+        line.strip_prefix("VmHWM:")
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+    })
+}
+
+pub fn load_detector(rule_dirs: &[PathBuf]) -> Result<Detector> {
+    let (detector, report) =
+        Detector::load(rule_dirs, DetectorOptions::default()).context("loading detection rules")?;
+    for unsupported in &report.sigma.unsupported {
+        tracing::warn!("rule not loaded: {unsupported}");
+    }
+    Ok(detector)
+}
+
+/// Analyses `paths`, writing formatted records to `out`. Returns the tally.
+pub fn analyze_to(args: &AnalyzeArgs, out: &mut dyn Write) -> Result<Tally> {
+    let rules = Rules::new(load_detector(&args.rules)?);
+    let mut correlator = rules.detector.correlator();
+    let options = ReadOptions {
+        max_record_bytes: args.max_record_bytes,
+        ..ReadOptions::default()
+    };
+    let inputs = trailguard_events::read_inputs(&args.paths, &options).map(|item| {
+        item.map(|raw| InputRecord {
+            file: raw.origin.file.clone(),
+            index: raw.origin.index,
+            json: raw.json,
+        })
+        .map_err(|error| InputError {
+            message: match error.offset {
+                Some(offset) => format!("{} (byte {offset})", error.kind),
+                None => error.kind.to_string(),
+            },
+            file: error.file,
+            index: error.index,
+        })
+    });
+    let format: &Formatter = match args.format {
+        Format::Jsonl => &json_line,
+        Format::Table => &table_row,
+    };
+    let mut pipeline_options = PipelineOptions::default();
+    if let Some(threads) = args.threads {
+        pipeline_options.threads = threads;
+    }
+    let mut tally = Tally::default();
+    let mut write_error = None;
+    if args.format == Format::Table {
+        writeln!(out, "{}", table_header())?;
+    }
+    let mut correlate = |event: &Event<'_>, hits: &[RuleHit]| correlator.observe(event, hits);
+    pipeline::run(
+        inputs,
+        &rules,
+        format,
+        pipeline_options,
+        Some(&mut correlate),
+        |outcome| match outcome {
+            Outcome::Analysed {
+                record, formatted, ..
+            } => {
+                tally.add(record.threat_level);
+                if write_error.is_none() {
+                    if let Err(error) = writeln!(out, "{formatted}") {
+                        write_error = Some(error);
+                    }
+                }
+            }
+            Outcome::Failed(error) => {
+                tally.errors += 1;
+                eprintln!("error: {error}");
+            }
+        },
+    );
+    if let Some(error) = write_error {
+        return Err(error).context("writing output");
+    }
+    out.flush()?;
+    Ok(tally)
+}
+
+pub fn run(args: AnalyzeArgs) -> Result<i32> {
+    if args.paths.iter().any(|p| p.as_os_str() == "-") && std::io::stdin().is_terminal() {
+        eprintln!("note: reading events from the terminal; end with Ctrl-D");
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let tally = analyze_to(&args, &mut out)?;
+    drop(out);
+    eprintln!(
+        "analysed {} events: {} high, {} medium, {} low; {} bad records",
+        tally.events, tally.by_level[2], tally.by_level[1], tally.by_level[0], tally.errors
+    );
+    if args.stats {
+        eprintln!("stats: events={}", tally.events);
+        eprintln!("stats: errors={}", tally.errors);
+        if let Some(kib) = peak_rss_kib() {
+            eprintln!("stats: peak_rss_kib={kib}");
+        }
+    }
+    Ok(if tally.errors > 0 { 2 } else { 0 })
+}
+
+/// The embedded demo events: one of each shape TrailGuard reads, benign and hostile.
+pub const DEMO_EVENTS: &str = include_str!("../../../tests/fixtures/demo/events.jsonl");
+
+/// `trailguard demo`: analyses the embedded events and prints a table and the JSON records.
+pub fn demo() -> Result<i32> {
+    let rules = Rules::new(load_detector(&[])?);
+    let mut correlator = rules.detector.correlator();
+    let file: std::sync::Arc<str> = std::sync::Arc::from("<embedded demo events>");
+    let inputs = DEMO_EVENTS
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(index, line)| {
+            Ok(InputRecord {
+                file: file.clone(),
+                index: index as u64,
+                json: line.into(),
+            })
+        });
+    let mut correlate = |event: &Event<'_>, hits: &[RuleHit]| correlator.observe(event, hits);
+    let mut records = Vec::new();
+    let mut errors = 0u64;
+    pipeline::run(
+        inputs,
+        &rules,
+        &json_line,
+        PipelineOptions::default(),
+        Some(&mut correlate),
+        |outcome| match outcome {
+            Outcome::Analysed {
+                record, formatted, ..
+            } => records.push((record, formatted)),
+            Outcome::Failed(error) => {
+                errors += 1;
+                eprintln!("error: {error}");
+            }
+        },
+    );
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    writeln!(
+        out,
+        "TrailGuard demo: {} embedded events, deterministic rules only\n",
+        records.len()
+    )?;
+    writeln!(out, "{}", table_header())?;
+    for (record, _) in &records {
+        let mut row = String::new();
+        table_row(record, &mut row);
+        writeln!(out, "{row}")?;
+    }
+    writeln!(
+        out,
+        "\nAnalysis records (JSON Lines, as `trailguard analyze` prints them):"
+    )?;
+    for (_, json) in &records {
+        writeln!(out, "{json}")?;
+    }
+    Ok(if errors > 0 { 2 } else { 0 })
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# TrailGuard's test command (README's second command; .ci/run calls it).
+# Installs what the tests need, starts the local stand-ins on 127.0.0.1, runs lints and every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+export TRAILGUARD_DATA=${TRAILGUARD_DATA:-$root/../shared/data}
+if [[ ! -d $TRAILGUARD_DATA ]]; then
+  echo "error: shared test data not found at $TRAILGUARD_DATA (set TRAILGUARD_DATA)" >&2
+  exit 1
+fi
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test --workspace"
+cargo test --workspace
