@@ -51,29 +51,32 @@ pub trait Detect: Sync {
 /// extra hits the event completes.
 pub type Correlate<'c> = dyn FnMut(&Event<'_>, &[RuleHit]) -> Vec<RuleHit> + 'c;
 
-/// Formats one record for output (a JSON line, a table row). Runs on the workers.
-pub type Formatter = dyn Fn(&AnalysisRecord, &mut String) + Sync;
+/// Formats one record for output (a JSON line, a table row) as UTF-8 bytes. Runs on the workers.
+pub type Formatter = dyn Fn(&AnalysisRecord, &mut Vec<u8>) + Sync;
 
 #[derive(Debug)]
+// Records dominate; boxing them would cost an allocation per event for nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Outcome {
     Analysed {
         file: Arc<str>,
         index: u64,
         record: AnalysisRecord,
         /// The record as formatted by the pipeline's formatter.
-        formatted: String,
+        formatted: Vec<u8>,
     },
     Failed(InputError),
 }
 
 /// What a worker hands back: a final outcome, or one the correlation step must still see.
+#[allow(clippy::large_enum_variant)]
 enum Worked {
     Done(Outcome),
     Pending {
         file: Arc<str>,
         index: u64,
         record: AnalysisRecord,
-        formatted: String,
+        formatted: Vec<u8>,
         json: Box<str>,
     },
 }
@@ -131,7 +134,7 @@ fn analyse_item(
         }
         Err(error) => return Worked::Done(Outcome::Failed(error)),
     };
-    let mut formatted = String::new();
+    let mut formatted = Vec::with_capacity(1024);
     format(&record, &mut formatted);
     if pending {
         Worked::Pending {
@@ -183,7 +186,7 @@ fn settle(
     let mut hits = record.reasons;
     hits.extend(extra);
     let record = build_record(&facts_from_event(&event), hits);
-    let mut formatted = String::new();
+    let mut formatted = Vec::with_capacity(1024);
     format(&record, &mut formatted);
     unchanged(record, formatted)
 }
@@ -315,7 +318,8 @@ mod tests {
             index: None,
             message: "truncated gzip".into(),
         }));
-        let format: &Formatter = &|record, out| out.push_str(record.threat_level.as_str());
+        let format: &Formatter =
+            &|record, out| out.extend_from_slice(record.threat_level.as_str().as_bytes());
         let options = PipelineOptions {
             threads: 3,
             batch_size: 7,
@@ -345,7 +349,7 @@ mod tests {
                     },
                 ) => {
                     assert_eq!(*index, i as u64);
-                    assert_eq!(formatted, "high");
+                    assert_eq!(formatted, b"high");
                 }
                 (
                     _,
@@ -357,7 +361,7 @@ mod tests {
                     },
                 ) => {
                     assert_eq!(*index, i as u64);
-                    assert_eq!(formatted, "low");
+                    assert_eq!(formatted, b"low");
                     assert_eq!(record.event_id.as_deref(), Some(i.to_string().as_str()));
                 }
                 (_, other) => panic!("record {i}: unexpected {other:?}"),
@@ -400,7 +404,7 @@ mod correlation_tests {
         let mut correlate = |event: &Event<'_>, _hits: &[RuleHit]| {
             order.push(event.event_id().unwrap_or("").to_string());
             denied += 1;
-            if denied % 3 == 0 {
+            if denied.is_multiple_of(3) {
                 vec![RuleHit {
                     rule_id: "burst".into(),
                     title: "burst of denied calls".into(),
@@ -412,7 +416,8 @@ mod correlation_tests {
                 vec![]
             }
         };
-        let format: &Formatter = &|record, out| out.push_str(record.threat_level.as_str());
+        let format: &Formatter =
+            &|record, out| out.extend_from_slice(record.threat_level.as_str().as_bytes());
         let options = PipelineOptions {
             threads: 2,
             batch_size: 5,
@@ -429,7 +434,7 @@ mod correlation_tests {
                 Outcome::Analysed {
                     record, formatted, ..
                 } => {
-                    assert_eq!(formatted, record.threat_level.as_str());
+                    assert_eq!(formatted, record.threat_level.as_str().as_bytes());
                     levels.push(record.threat_level);
                 }
                 other => panic!("unexpected {other:?}"),

@@ -41,126 +41,152 @@ pub struct EventFacts {
 /// flood an alert e-mail.
 const MAX_QUOTED_CHARS: usize = 200;
 
-fn quoted(value: &str) -> String {
-    let cleaned: String = value
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let cleaned = cleaned.trim();
-    if cleaned.chars().count() > MAX_QUOTED_CHARS {
-        let cut: String = cleaned.chars().take(MAX_QUOTED_CHARS).collect();
-        format!("{cut}…")
-    } else {
-        cleaned.to_string()
+/// Appends `value` with control characters turned into spaces and cut at `MAX_QUOTED_CHARS`.
+/// Appends in place: this runs for every field of every event.
+fn push_quoted(out: &mut String, value: &str) {
+    let value = value.trim();
+    let clean = value.len() <= MAX_QUOTED_CHARS && !value.chars().any(char::is_control);
+    if clean {
+        out.push_str(value);
+        return;
+    }
+    let mut chars = value.chars();
+    for c in chars.by_ref().take(MAX_QUOTED_CHARS) {
+        out.push(if c.is_control() { ' ' } else { c });
+    }
+    if chars.next().is_some() {
+        out.push('…');
     }
 }
 
-fn or_unknown(value: Option<&str>) -> String {
-    value
-        .filter(|v| !v.trim().is_empty())
-        .map(quoted)
-        .unwrap_or_else(|| "unknown".to_string())
+fn push_or_unknown(out: &mut String, value: Option<&str>) {
+    match value.filter(|v| !v.trim().is_empty()) {
+        Some(value) => push_quoted(out, value),
+        None => out.push_str("unknown"),
+    }
 }
 
 /// `[EventName][AccountId][Identity]`, the guide's title format.
 pub fn event_title(facts: &EventFacts) -> String {
-    format!(
-        "[{}][{}][{}]",
-        or_unknown(facts.action.as_deref()),
-        or_unknown(facts.account_id.as_deref()),
-        or_unknown(facts.identity.as_deref())
-    )
+    let mut title = String::with_capacity(64);
+    for part in [&facts.action, &facts.account_id, &facts.identity] {
+        title.push('[');
+        push_or_unknown(&mut title, part.as_deref());
+        title.push(']');
+    }
+    title
 }
 
-fn describe_identity(facts: &EventFacts) -> String {
-    let who = or_unknown(facts.identity.as_deref());
-    let kind = match facts.identity_type.as_deref() {
-        Some("Root") => "the root user".to_string(),
-        Some("IAMUser") => format!("IAM user {who}"),
-        Some("AssumedRole") => format!("assumed role {who}"),
-        Some("FederatedUser") => format!("federated user {who}"),
-        Some("AWSService") => format!("AWS service {who}"),
-        Some("AWSAccount") => format!("AWS account {who}"),
-        Some("IdentityCenterUser") => format!("Identity Center user {who}"),
-        Some(other) if !other.is_empty() => format!("{} {who}", quoted(other)),
-        _ => who,
+fn push_identity(out: &mut String, facts: &EventFacts) {
+    let label = match facts.identity_type.as_deref() {
+        Some("Root") => {
+            out.push_str("the root user");
+            None
+        }
+        Some("IAMUser") => Some("IAM user "),
+        Some("AssumedRole") => Some("assumed role "),
+        Some("FederatedUser") => Some("federated user "),
+        Some("AWSService") => Some("AWS service "),
+        Some("AWSAccount") => Some("AWS account "),
+        Some("IdentityCenterUser") => Some("Identity Center user "),
+        Some(other) if !other.is_empty() => {
+            push_quoted(out, other);
+            Some(" ")
+        }
+        _ => Some(""),
     };
-    match facts.account_id.as_deref() {
-        Some(account) if !account.is_empty() => format!("{kind} (account {})", quoted(account)),
-        _ => kind,
+    if let Some(label) = label {
+        out.push_str(label);
+        push_or_unknown(out, facts.identity.as_deref());
+    }
+    if let Some(account) = facts.account_id.as_deref().filter(|a| !a.is_empty()) {
+        out.push_str(" (account ");
+        push_quoted(out, account);
+        out.push(')');
     }
 }
 
-fn describe_target(facts: &EventFacts) -> Option<String> {
+/// Appends the object or resource acted on; false when the event names none.
+fn push_target(out: &mut String, prefix: &str, facts: &EventFacts) {
     match (facts.s3_bucket.as_deref(), facts.s3_key.as_deref()) {
-        (Some(bucket), Some(key)) => Some(format!("s3://{}/{}", quoted(bucket), quoted(key))),
-        (Some(bucket), None) => Some(format!("bucket {}", quoted(bucket))),
-        _ => facts.resource.as_deref().map(quoted),
+        (Some(bucket), Some(key)) => {
+            out.push_str(prefix);
+            out.push_str("s3://");
+            push_quoted(out, bucket);
+            out.push('/');
+            push_quoted(out, key);
+        }
+        (Some(bucket), None) => {
+            out.push_str(prefix);
+            out.push_str("bucket ");
+            push_quoted(out, bucket);
+        }
+        _ => {
+            if let Some(resource) = facts.resource.as_deref() {
+                out.push_str(prefix);
+                push_quoted(out, resource);
+            }
+        }
+    }
+}
+
+fn push_labelled(out: &mut String, label: &str, value: Option<&str>) {
+    if let Some(value) = value {
+        out.push_str(label);
+        push_quoted(out, value);
     }
 }
 
 /// A readable English sentence: who, what, which resource, from where, with what result.
 pub fn summarize(facts: &EventFacts, hits: &[RuleHit], level: ThreatLevel) -> String {
-    let mut text = if let Some(title) = facts.finding_title.as_deref() {
-        let mut s = format!(
-            "GuardDuty finding {}: {}",
-            or_unknown(facts.action.as_deref()),
-            quoted(title)
-        );
+    let mut text = String::with_capacity(256);
+    if let Some(title) = facts.finding_title.as_deref() {
+        text.push_str("GuardDuty finding ");
+        push_or_unknown(&mut text, facts.action.as_deref());
+        text.push_str(": ");
+        push_quoted(&mut text, title);
         if let Some(severity) = facts.finding_severity {
-            s.push_str(&format!(" (severity {severity:.1})"));
+            text.push_str(&format!(" (severity {severity:.1})"));
         }
-        if let Some(account) = facts.account_id.as_deref() {
-            s.push_str(&format!(" in account {}", quoted(account)));
-        }
-        if let Some(target) = describe_target(facts) {
-            s.push_str(&format!(", affecting {target}"));
-        }
-        s
+        push_labelled(&mut text, " in account ", facts.account_id.as_deref());
+        push_target(&mut text, ", affecting ", facts);
     } else {
-        let mut s = format!(
-            "{} called {}",
-            describe_identity(facts),
-            or_unknown(facts.action.as_deref())
-        );
+        push_identity(&mut text, facts);
+        text.push_str(" called ");
+        push_or_unknown(&mut text, facts.action.as_deref());
         if let Some(service) = facts.service.as_deref() {
-            s.push_str(&format!(" ({})", quoted(service)));
+            text.push_str(" (");
+            push_quoted(&mut text, service);
+            text.push(')');
         }
-        if let Some(target) = describe_target(facts) {
-            s.push_str(&format!(" on {target}"));
+        push_target(&mut text, " on ", facts);
+        push_labelled(&mut text, " from ", facts.source_ip.as_deref());
+        push_labelled(&mut text, " in ", facts.region.as_deref());
+        push_labelled(&mut text, " using ", facts.user_agent.as_deref());
+        match facts.error_code.as_deref() {
+            Some(code) => {
+                text.push_str("; it failed with ");
+                push_quoted(&mut text, code);
+                push_labelled(&mut text, ": ", facts.error_message.as_deref());
+            }
+            None => text.push_str("; it succeeded"),
         }
-        if let Some(ip) = facts.source_ip.as_deref() {
-            s.push_str(&format!(" from {}", quoted(ip)));
-        }
-        if let Some(region) = facts.region.as_deref() {
-            s.push_str(&format!(" in {}", quoted(region)));
-        }
-        if let Some(agent) = facts.user_agent.as_deref() {
-            s.push_str(&format!(" using {}", quoted(agent)));
-        }
-        match (facts.error_code.as_deref(), facts.error_message.as_deref()) {
-            (Some(code), Some(message)) => s.push_str(&format!(
-                "; it failed with {}: {}",
-                quoted(code),
-                quoted(message)
-            )),
-            (Some(code), None) => s.push_str(&format!("; it failed with {}", quoted(code))),
-            _ => s.push_str("; it succeeded"),
-        }
-        s
-    };
-    if let Some(time) = facts.event_time.as_deref() {
-        text.push_str(&format!(" at {}", quoted(time)));
     }
+    push_labelled(&mut text, " at ", facts.event_time.as_deref());
     text.push('.');
     if hits.is_empty() {
         text.push_str(" No detection rule fired; rated low.");
     } else {
-        let titles: Vec<String> = hits
-            .iter()
-            .map(|hit| quoted(hit.title.trim_end_matches('.')))
-            .collect();
-        text.push_str(&format!(" Rated {level}: {}.", titles.join("; ")));
+        text.push_str(" Rated ");
+        text.push_str(level.as_str());
+        text.push_str(": ");
+        for (i, hit) in hits.iter().enumerate() {
+            if i > 0 {
+                text.push_str("; ");
+            }
+            push_quoted(&mut text, hit.title.trim_end_matches('.'));
+        }
+        text.push('.');
     }
     text
 }

@@ -1,4 +1,5 @@
 //! Facts and records built from the demo events (tests/fixtures/demo/events.jsonl).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers
 
 use trailguard_analysis::{build_record, facts_from_event};
 use trailguard_core::EventSource;

@@ -104,7 +104,7 @@ fn table_header() -> String {
     )
 }
 
-fn table_row(record: &AnalysisRecord, out: &mut String) {
+fn table_row(record: &AnalysisRecord, out: &mut Vec<u8>) {
     let target = match (&record.s3_bucket, &record.s3_key) {
         (Some(b), Some(k)) => format!("s3://{b}/{k}"),
         (Some(b), None) => format!("s3://{b}"),
@@ -115,14 +115,17 @@ fn table_row(record: &AnalysisRecord, out: &mut String) {
         .iter()
         .map(|hit| hit.title.as_str())
         .collect();
-    out.push_str(&format!(
-        "{:<6}  {:<24}  {:<60}  {:<40}  {}",
-        record.threat_level.as_str(),
-        truncate(record.event_time.as_deref().unwrap_or("-"), 24),
-        truncate(&record.event_title, 60),
-        truncate(&target, 40),
-        rules.join("; ")
-    ));
+    out.extend_from_slice(
+        format!(
+            "{:<6}  {:<24}  {:<60}  {:<40}  {}",
+            record.threat_level.as_str(),
+            truncate(record.event_time.as_deref().unwrap_or("-"), 24),
+            truncate(&record.event_title, 60),
+            truncate(&target, 40),
+            rules.join("; ")
+        )
+        .as_bytes(),
+    );
 }
 
 fn truncate(text: &str, width: usize) -> String {
@@ -134,12 +137,12 @@ fn truncate(text: &str, width: usize) -> String {
     }
 }
 
-fn json_line(record: &AnalysisRecord, out: &mut String) {
-    match serde_json::to_string(record) {
-        Ok(json) => out.push_str(&json),
-        Err(error) => out.push_str(&format!(
-            "{{\"error\":\"cannot serialise record: {error}\"}}"
-        )),
+fn json_line(record: &AnalysisRecord, out: &mut Vec<u8>) {
+    if let Err(error) = serde_json::to_writer(&mut *out, record) {
+        out.clear();
+        out.extend_from_slice(
+            format!("{{\"error\":\"cannot serialise record: {error}\"}}").as_bytes(),
+        );
     }
 }
 
@@ -210,7 +213,10 @@ pub fn analyze_to(args: &AnalyzeArgs, out: &mut dyn Write) -> Result<Tally> {
             } => {
                 tally.add(record.threat_level);
                 if write_error.is_none() {
-                    if let Err(error) = writeln!(out, "{formatted}") {
+                    if let Err(error) = out
+                        .write_all(&formatted)
+                        .and_then(|()| out.write_all(b"\n"))
+                    {
                         write_error = Some(error);
                     }
                 }
@@ -297,16 +303,18 @@ pub fn demo() -> Result<i32> {
     )?;
     writeln!(out, "{}", table_header())?;
     for (record, _) in &records {
-        let mut row = String::new();
+        let mut row = Vec::new();
         table_row(record, &mut row);
-        writeln!(out, "{row}")?;
+        out.write_all(&row)?;
+        out.write_all(b"\n")?;
     }
     writeln!(
         out,
         "\nAnalysis records (JSON Lines, as `trailguard analyze` prints them):"
     )?;
     for (_, json) in &records {
-        writeln!(out, "{json}")?;
+        out.write_all(json)?;
+        out.write_all(b"\n")?;
     }
     Ok(if errors > 0 { 2 } else { 0 })
 }

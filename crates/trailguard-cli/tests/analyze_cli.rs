@@ -1,4 +1,5 @@
 //! `trailguard analyze` as a user runs it: exit codes, error reports, every input route.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

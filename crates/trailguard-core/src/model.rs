@@ -5,7 +5,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Threat level on the guide's three-step scale. Ordered: `Low < Medium < High`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ThreatLevel {
     #[default]
@@ -168,16 +170,28 @@ mod tests {
     fn guardduty_severity_bands_follow_aws() {
         assert_eq!(ThreatLevel::from_guardduty_severity(1.0), ThreatLevel::Low);
         assert_eq!(ThreatLevel::from_guardduty_severity(3.9), ThreatLevel::Low);
-        assert_eq!(ThreatLevel::from_guardduty_severity(4.0), ThreatLevel::Medium);
-        assert_eq!(ThreatLevel::from_guardduty_severity(6.9), ThreatLevel::Medium);
+        assert_eq!(
+            ThreatLevel::from_guardduty_severity(4.0),
+            ThreatLevel::Medium
+        );
+        assert_eq!(
+            ThreatLevel::from_guardduty_severity(6.9),
+            ThreatLevel::Medium
+        );
         assert_eq!(ThreatLevel::from_guardduty_severity(7.0), ThreatLevel::High);
         assert_eq!(ThreatLevel::from_guardduty_severity(8.9), ThreatLevel::High);
     }
 
     #[test]
     fn sigma_levels_map_onto_three_steps() {
-        assert_eq!(ThreatLevel::from_sigma_level("informational"), Some(ThreatLevel::Low));
-        assert_eq!(ThreatLevel::from_sigma_level("Critical"), Some(ThreatLevel::High));
+        assert_eq!(
+            ThreatLevel::from_sigma_level("informational"),
+            Some(ThreatLevel::Low)
+        );
+        assert_eq!(
+            ThreatLevel::from_sigma_level("Critical"),
+            Some(ThreatLevel::High)
+        );
         assert_eq!(ThreatLevel::from_sigma_level("bogus"), None);
     }
 

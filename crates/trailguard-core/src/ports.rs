@@ -50,7 +50,10 @@ impl PortError {
     }
 
     pub fn is_retryable(&self) -> bool {
-        matches!(self.kind, PortErrorKind::Throttled | PortErrorKind::Unavailable)
+        matches!(
+            self.kind,
+            PortErrorKind::Throttled | PortErrorKind::Unavailable
+        )
     }
 }
 
@@ -109,7 +112,10 @@ pub enum ChatRole {
 pub enum ContentBlock {
     Text(String),
     /// Raw image bytes with their (verified) MIME type.
-    Image { media_type: String, bytes: Vec<u8> },
+    Image {
+        media_type: String,
+        bytes: Vec<u8>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
