@@ -44,8 +44,18 @@ const MAX_QUOTED_CHARS: usize = 200;
 /// Appends `value` with control characters turned into spaces and cut at `MAX_QUOTED_CHARS`.
 /// Appends in place: this runs for every field of every event.
 fn push_quoted(out: &mut String, value: &str) {
-    let value = value.trim();
-    let clean = value.len() <= MAX_QUOTED_CHARS && !value.chars().any(char::is_control);
+    // Values rarely need trimming; a printable ASCII byte at both ends proves it.
+    let printable = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
+    let bytes = value.as_bytes();
+    let value = if printable(bytes.first()) && printable(bytes.last()) {
+        value
+    } else {
+        value.trim()
+    };
+    // Control characters are ASCII below 0x20, DEL, or C1 (UTF-8 lead byte 0xC2); a word scan
+    // clears the common case without decoding chars.
+    let clean = value.len() <= MAX_QUOTED_CHARS
+        && (!any_byte(value.as_bytes(), maybe_control) || !value.chars().any(char::is_control));
     if clean {
         out.push_str(value);
         return;
@@ -237,6 +247,159 @@ pub fn build_record(facts: &EventFacts, mut hits: Vec<RuleHit>) -> AnalysisRecor
     }
 }
 
+/// Appends `record` as one JSON object, byte for byte what `serde_json::to_writer` writes for
+/// it, without serde's per-byte escaping loop (this runs for every output line).
+pub fn write_json(record: &AnalysisRecord, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"event_title\":");
+    push_json_str(out, &record.event_title);
+    out.extend_from_slice(b",\"summarize\":");
+    push_json_str(out, &record.summarize);
+    out.extend_from_slice(b",\"threat_level\":\"");
+    out.extend_from_slice(record.threat_level.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"s3_bucket\":");
+    push_json_opt(out, record.s3_bucket.as_deref());
+    out.extend_from_slice(b",\"s3_key\":");
+    push_json_opt(out, record.s3_key.as_deref());
+    out.extend_from_slice(b",\"is_image_upload\":");
+    out.extend_from_slice(if record.is_image_upload {
+        b"true"
+    } else {
+        b"false"
+    });
+    out.extend_from_slice(b",\"media_type\":");
+    push_json_opt(out, record.media_type.as_deref());
+    out.extend_from_slice(b",\"event_id\":");
+    push_json_opt(out, record.event_id.as_deref());
+    out.extend_from_slice(b",\"event_time\":");
+    push_json_opt(out, record.event_time.as_deref());
+    out.extend_from_slice(b",\"source\":\"");
+    out.extend_from_slice(record.source.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"reasons\":[");
+    for (i, hit) in record.reasons.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"rule_id\":");
+        push_json_str(out, &hit.rule_id);
+        out.extend_from_slice(b",\"title\":");
+        push_json_str(out, &hit.title);
+        out.extend_from_slice(b",\"level\":\"");
+        out.extend_from_slice(hit.level.as_str().as_bytes());
+        out.extend_from_slice(b"\",\"reason\":");
+        push_json_str(out, &hit.reason);
+        if !hit.mitre.is_empty() {
+            out.extend_from_slice(b",\"mitre\":");
+            push_json_strs(out, &hit.mitre);
+        }
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"],\"mitre_techniques\":");
+    push_json_strs(out, &record.mitre_techniques);
+    out.push(b'}');
+}
+
+fn push_json_opt(out: &mut Vec<u8>, value: Option<&str>) {
+    match value {
+        Some(value) => push_json_str(out, value),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+fn push_json_strs(out: &mut Vec<u8>, values: &[String]) {
+    out.push(b'[');
+    for (i, value) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_json_str(out, value);
+    }
+    out.push(b']');
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Nonzero when some byte of `word` is below 0x20 (exact as a yes/no test).
+fn below_space(word: u64) -> u64 {
+    word.wrapping_sub(ONES * 0x20) & !word & HIGHS
+}
+
+/// Nonzero when some byte of `word` equals `byte`.
+fn has_byte(word: u64, byte: u8) -> u64 {
+    let x = word ^ (ONES * u64::from(byte));
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// True when one of the 8 bytes in `word` is a control character, `"` or `\`.
+fn word_needs_escape(word: u64) -> bool {
+    below_space(word) | has_byte(word, b'"') | has_byte(word, b'\\') != 0
+}
+
+/// True when one of the 8 bytes in `word` may start a control character (see `push_quoted`).
+fn maybe_control(word: u64) -> bool {
+    below_space(word) | has_byte(word, 0x7f) | has_byte(word, 0xc2) != 0
+}
+
+/// Whether `test` holds for some 8-byte word of `bytes` (the tail is padded with spaces).
+fn any_byte(bytes: &[u8], test: fn(u64) -> bool) -> bool {
+    let mut chunks = bytes.chunks_exact(8);
+    let mut word = [b' '; 8];
+    for chunk in chunks.by_ref() {
+        word.copy_from_slice(chunk);
+        if test(u64::from_le_bytes(word)) {
+            return true;
+        }
+    }
+    let tail = chunks.remainder();
+    let mut word = [b' '; 8];
+    word[..tail.len()].copy_from_slice(tail);
+    test(u64::from_le_bytes(word))
+}
+
+/// A JSON string literal with serde_json's escapes (`\n`-style short forms, else `\u00XX`).
+fn push_json_str(out: &mut Vec<u8>, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = value.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    // Skip clean 8-byte words; escape byte by byte only from the first word that needs it.
+    let mut clean = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        if word_needs_escape(u64::from_le_bytes(word)) {
+            break;
+        }
+        clean += 8;
+    }
+    out.extend_from_slice(&bytes[..clean]);
+    let mut start = clean;
+    for (i, &byte) in bytes.iter().enumerate().skip(clean) {
+        let short = match byte {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'\n' => b'n',
+            b'\r' => b'r',
+            b'\t' => b't',
+            0x08 => b'b',
+            0x0c => b'f',
+            0x00..=0x1f => b'u',
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        out.push(b'\\');
+        out.push(short);
+        if short == b'u' {
+            out.extend_from_slice(b"00");
+            out.push(HEX[usize::from(byte >> 4)]);
+            out.push(HEX[usize::from(byte & 0xf)]);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,6 +482,55 @@ mod tests {
         assert!(summary.contains("it failed with AccessDenied: Access Denied"));
         assert!(!summary.contains('\n'));
         assert!(summary.len() < 1000);
+    }
+
+    #[test]
+    fn write_json_matches_serde_json() {
+        let mut hostile = build_record(
+            &put_object(),
+            vec![
+                hit(ThreatLevel::High, "a", &["T1562.008"]),
+                hit(ThreatLevel::Low, "b", &[]),
+            ],
+        );
+        hostile.summarize =
+            "quote \" back \\ nl \n cr \r tab \t \u{8}\u{c}\u{1}\u{1f}\u{7f} é ☃ end".into();
+        hostile.event_title = "12345678\"12345678\\".into();
+        hostile.reasons[1].reason = "\u{0}".repeat(9);
+        let mut records = vec![
+            build_record(&put_object(), vec![]),
+            build_record(&EventFacts::default(), vec![]),
+            hostile,
+        ];
+        for n in 0..20 {
+            let mut record = build_record(&EventFacts::default(), vec![]);
+            record.summarize = format!("{}\"{}", "x".repeat(n), "y".repeat(n % 9));
+            records.push(record);
+        }
+        for record in &records {
+            let mut fast = Vec::new();
+            write_json(record, &mut fast);
+            let expected = serde_json::to_vec(record).expect("serialises");
+            assert_eq!(
+                String::from_utf8_lossy(&fast),
+                String::from_utf8_lossy(&expected)
+            );
+        }
+    }
+
+    #[test]
+    fn quoting_cleans_controls_in_every_position() {
+        for n in 0..20 {
+            for bad in ["\n", "\u{7f}", "\u{85}"] {
+                let value = format!("{}{bad}{}", "a".repeat(n), "b".repeat(n % 7));
+                let mut out = String::new();
+                push_quoted(&mut out, &value);
+                assert!(!out.chars().any(char::is_control), "{value:?} -> {out:?}");
+            }
+        }
+        let mut out = String::new();
+        push_quoted(&mut out, "\u{a0} é x é\u{3000}");
+        assert_eq!(out, "é x é");
     }
 
     #[test]

@@ -2,20 +2,18 @@
 //! and replay an ASL conformance corpus.
 
 use std::collections::HashMap;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
-use async_trait::async_trait;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 use trailguard_asl::bindings::{AdapterConfig, AdapterFactory};
 use trailguard_asl::testing::MemoryStore;
 use trailguard_asl::{Bindings, BindingsConfig, ExecutionStatus, LoadError, Runner, StateMachine};
-use trailguard_core::ports::{
-    ChatModel, ChatRequest, ChatResponse, Notifier, ObjectStore, PortError, PortErrorKind,
-    StoredObject,
+use trailguard_core::ports::{ChatModel, Notifier, ObjectStore, PortError, PortErrorKind};
+use trailguard_local::{
+    DeterministicChat, DirStore, JsonlNotifier, WebhookConfig, WebhookNotifier,
 };
 
 #[derive(Args, Debug)]
@@ -150,30 +148,44 @@ async fn run_definition(args: RunArgs) -> anyhow::Result<i32> {
     }
 }
 
-/// Adapters for `sfn run`. `storage.kind = "dir"` (a directory per bucket under `root`) or
-/// `"memory"`; `notifier.kind = "jsonl"` (`path`) or `"stdout"`; `model.kind = "fixed"` (`text`).
-/// Any other model kind fails when a Task calls it.
-// The shared adapters of trailguard-local can replace these once they land.
+/// Adapters for `sfn run` (from trailguard-local): `storage.kind = "dir"` (`root`, a directory
+/// per bucket) or `"memory"`; `notifier.kind = "jsonl"` (`path`, `echo`), `"stdout"` or
+/// `"webhook"` (`url`); `model.kind = "fixed"` (`text`). Other model kinds fail when a Task calls
+/// them: `trailguard run` wires the deterministic analysis.
 struct LocalAdapters;
 
 impl AdapterFactory for LocalAdapters {
     fn model(&self, config: &AdapterConfig) -> Result<Arc<dyn ChatModel>, LoadError> {
-        Ok(Arc::new(ConfiguredModel {
-            kind: config.kind.clone(),
-            text: config.option("text").map(str::to_string),
-        }))
+        let kind = config.kind.clone();
+        let text = config.option("text").map(str::to_string);
+        Ok(Arc::new(DeterministicChat::new(move |_request| {
+            match (&kind[..], &text) {
+            ("fixed", Some(text)) => Ok(text.clone()),
+            (kind, _) => Err(PortError::new(
+                PortErrorKind::Unavailable,
+                format!("model kind '{kind}' is not available in `sfn run` (use kind = \"fixed\" with text = ...)"),
+            )),
+        }
+        })))
     }
 
     fn notifier(&self, config: &AdapterConfig) -> Result<Arc<dyn Notifier>, LoadError> {
         match config.kind.as_str() {
-            "stdout" => Ok(Arc::new(JsonlNotifier { path: None })),
-            "jsonl" => Ok(Arc::new(JsonlNotifier {
-                path: Some(PathBuf::from(
-                    config.option("path").unwrap_or("alerts.jsonl"),
-                )),
-            })),
+            "stdout" => Ok(Arc::new(JsonlNotifier::new(std::env::temp_dir().join("trailguard-sfn-alerts.jsonl")).with_stdout_echo(true))),
+            "jsonl" => Ok(Arc::new(
+                JsonlNotifier::new(PathBuf::from(config.option("path").unwrap_or("alerts.jsonl")))
+                    .with_stdout_echo(config.options.get("echo").and_then(|v| v.as_bool()).unwrap_or(false)),
+            )),
+            "webhook" => {
+                let url = config
+                    .option("url")
+                    .ok_or_else(|| LoadError::Bindings("notifier kind 'webhook' needs url".into()))?;
+                let notifier = WebhookNotifier::new(WebhookConfig::new(url))
+                    .map_err(|e| LoadError::Bindings(format!("webhook notifier: {e}")))?;
+                Ok(Arc::new(notifier))
+            }
             other => Err(LoadError::Bindings(format!(
-                "notifier kind '{other}' is not available in `sfn run` (use jsonl or stdout)"
+                "notifier kind '{other}' is not available in `sfn run` (use jsonl, stdout or webhook)"
             ))),
         }
     }
@@ -181,182 +193,12 @@ impl AdapterFactory for LocalAdapters {
     fn storage(&self, config: &AdapterConfig) -> Result<Arc<dyn ObjectStore>, LoadError> {
         match config.kind.as_str() {
             "memory" => Ok(Arc::new(MemoryStore::new())),
-            "dir" => Ok(Arc::new(DirStore {
-                root: PathBuf::from(config.option("root").unwrap_or(".")),
-            })),
+            "dir" => Ok(Arc::new(DirStore::new(
+                config.option("root").unwrap_or("."),
+            ))),
             other => Err(LoadError::Bindings(format!(
                 "storage kind '{other}' is not available in `sfn run` (use dir or memory)"
             ))),
         }
-    }
-}
-
-struct ConfiguredModel {
-    kind: String,
-    text: Option<String>,
-}
-
-#[async_trait]
-impl ChatModel for ConfiguredModel {
-    async fn converse(&self, _request: &ChatRequest) -> Result<ChatResponse, PortError> {
-        match (&self.kind[..], &self.text) {
-            ("fixed", Some(text)) => Ok(ChatResponse {
-                text: text.clone(),
-                stop_reason: Some("end_turn".into()),
-                input_tokens: None,
-                output_tokens: None,
-            }),
-            (kind, _) => Err(PortError::new(
-                PortErrorKind::Unavailable,
-                format!("model kind '{kind}' is not available in `sfn run` (use kind = \"fixed\" with text = ...)"),
-            )),
-        }
-    }
-}
-
-struct JsonlNotifier {
-    path: Option<PathBuf>,
-}
-
-#[async_trait]
-impl Notifier for JsonlNotifier {
-    async fn publish(&self, subject: Option<&str>, message: &str) -> Result<String, PortError> {
-        let id = format!("local-{}", chrono_free_id());
-        let line = serde_json::json!({ "MessageId": id, "Subject": subject, "Message": message })
-            .to_string();
-        match &self.path {
-            None => println!("{line}"),
-            Some(path) => {
-                let mut file = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .map_err(|e| {
-                        PortError::new(
-                            PortErrorKind::Unavailable,
-                            format!("{}: {e}", path.display()),
-                        )
-                    })?;
-                writeln!(file, "{line}").map_err(|e| {
-                    PortError::new(
-                        PortErrorKind::Unavailable,
-                        format!("{}: {e}", path.display()),
-                    )
-                })?;
-            }
-        }
-        Ok(id)
-    }
-}
-
-fn chrono_free_id() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
-}
-
-/// `root/bucket/key` files.
-struct DirStore {
-    root: PathBuf,
-}
-
-impl DirStore {
-    fn path(&self, bucket: &str, key: &str) -> Result<PathBuf, PortError> {
-        let unsafe_part =
-            |s: &str| s.split('/').any(|p| p == ".." || p.is_empty()) || s.starts_with('/');
-        if bucket.is_empty() || bucket.contains('/') || bucket == ".." || unsafe_part(key) {
-            return Err(PortError::new(
-                PortErrorKind::InvalidInput,
-                format!("unsafe bucket/key {bucket}/{key}"),
-            ));
-        }
-        Ok(self.root.join(bucket).join(Path::new(key)))
-    }
-}
-
-fn io_error(path: &Path, e: std::io::Error) -> PortError {
-    let kind = if e.kind() == std::io::ErrorKind::NotFound {
-        PortErrorKind::NotFound
-    } else {
-        PortErrorKind::Other
-    };
-    PortError::new(kind, format!("{}: {e}", path.display()))
-}
-
-#[async_trait]
-impl ObjectStore for DirStore {
-    async fn get_object(&self, bucket: &str, key: &str) -> Result<StoredObject, PortError> {
-        let path = self.path(bucket, key)?;
-        let bytes = tokio::fs::read(&path)
-            .await
-            .map_err(|e| io_error(&path, e))?;
-        Ok(StoredObject {
-            bytes,
-            ..StoredObject::default()
-        })
-    }
-
-    async fn put_object(
-        &self,
-        bucket: &str,
-        key: &str,
-        bytes: Vec<u8>,
-        _content_type: Option<&str>,
-    ) -> Result<(), PortError> {
-        let path = self.path(bucket, key)?;
-        if let Some(parent) = path.parent() {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(|e| io_error(parent, e))?;
-        }
-        tokio::fs::write(&path, bytes)
-            .await
-            .map_err(|e| io_error(&path, e))
-    }
-
-    async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), PortError> {
-        let path = self.path(bucket, key)?;
-        match tokio::fs::remove_file(&path).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io_error(&path, e)),
-        }
-    }
-
-    async fn copy_object(
-        &self,
-        source_bucket: &str,
-        source_key: &str,
-        target_bucket: &str,
-        target_key: &str,
-    ) -> Result<(), PortError> {
-        let object = self.get_object(source_bucket, source_key).await?;
-        self.put_object(target_bucket, target_key, object.bytes, None)
-            .await
-    }
-
-    async fn put_object_tagging(
-        &self,
-        bucket: &str,
-        key: &str,
-        tags: &[(String, String)],
-    ) -> Result<(), PortError> {
-        let path = self.path(bucket, key)?;
-        if !path.exists() {
-            return Err(PortError::new(
-                PortErrorKind::NotFound,
-                "The specified key does not exist.",
-            )
-            .with_code("NoSuchKey"));
-        }
-        let sidecar = path.with_extension("tags.json");
-        let map: serde_json::Map<String, Value> = tags
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-            .collect();
-        tokio::fs::write(&sidecar, Value::Object(map).to_string())
-            .await
-            .map_err(|e| io_error(&sidecar, e))
     }
 }

@@ -129,31 +129,36 @@ fn visit_identity(
 impl Document for RecordDoc<'_, '_> {
     fn visit_field(&self, path: &str, visit: &mut dyn FnMut(FieldValue<'_>) -> bool) -> bool {
         let record = self.record;
+        // Most paths rules ask for are top-level names: answer those before splitting the path.
+        let top = match path {
+            "eventName" => Some(record.event_name.as_deref()),
+            "eventSource" => Some(record.event_source.as_deref()),
+            "errorCode" => Some(self.error_code()),
+            "errorMessage" => Some(record.error_message.as_deref()),
+            "userAgent" => Some(record.user_agent.as_deref()),
+            "sourceIPAddress" => Some(record.source_ip_address.as_deref()),
+            "awsRegion" => Some(record.aws_region.as_deref()),
+            "eventType" => Some(record.event_type.as_deref()),
+            "eventTime" => Some(record.event_time.as_deref()),
+            "eventVersion" => Some(record.event_version.as_deref()),
+            "eventID" => Some(record.event_id.as_deref()),
+            "requestID" => Some(record.request_id.as_deref()),
+            "eventCategory" => Some(record.event_category.as_deref()),
+            "sharedEventID" => Some(record.shared_event_id.as_deref()),
+            "vpcEndpointId" => Some(record.vpc_endpoint_id.as_deref()),
+            "recipientAccountId" => Some(record.recipient_account_id.as_deref()),
+            "readOnly" => return visit_bool(record.read_only, visit),
+            "managementEvent" => return visit_bool(record.management_event, visit),
+            _ => None,
+        };
+        if let Some(value) = top {
+            return visit_str(value, visit);
+        }
         let (head, rest) = match path.split_once('.') {
             Some((head, rest)) => (head, Some(rest)),
             None => (path, None),
         };
         match (head, rest) {
-            ("eventName", None) => visit_str(record.event_name.as_deref(), visit),
-            ("eventSource", None) => visit_str(record.event_source.as_deref(), visit),
-            ("errorCode", None) => visit_str(self.error_code(), visit),
-            ("errorMessage", None) => visit_str(record.error_message.as_deref(), visit),
-            ("userAgent", None) => visit_str(record.user_agent.as_deref(), visit),
-            ("sourceIPAddress", None) => visit_str(record.source_ip_address.as_deref(), visit),
-            ("awsRegion", None) => visit_str(record.aws_region.as_deref(), visit),
-            ("eventType", None) => visit_str(record.event_type.as_deref(), visit),
-            ("eventTime", None) => visit_str(record.event_time.as_deref(), visit),
-            ("eventVersion", None) => visit_str(record.event_version.as_deref(), visit),
-            ("eventID", None) => visit_str(record.event_id.as_deref(), visit),
-            ("requestID", None) => visit_str(record.request_id.as_deref(), visit),
-            ("eventCategory", None) => visit_str(record.event_category.as_deref(), visit),
-            ("sharedEventID", None) => visit_str(record.shared_event_id.as_deref(), visit),
-            ("vpcEndpointId", None) => visit_str(record.vpc_endpoint_id.as_deref(), visit),
-            ("recipientAccountId", None) => {
-                visit_str(record.recipient_account_id.as_deref(), visit)
-            }
-            ("readOnly", None) => visit_bool(record.read_only, visit),
-            ("managementEvent", None) => visit_bool(record.management_event, visit),
             ("userIdentity", Some(rest)) => record
                 .user_identity
                 .as_ref()

@@ -37,6 +37,30 @@ const CLASS: [u8; 256] = {
     t
 };
 
+/// First `"` or `\` in `hay`. Most JSON strings are short: a few 8-byte word tests find their
+/// end faster than a `memchr2` call's set-up; long strings go to `memchr2`.
+fn find_quote_or_backslash(hay: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // The lowest flagged byte of this zero-byte test is exact (later ones may be false).
+    let has_byte = |word: u64, byte: u8| {
+        let x = word ^ (ONES * u64::from(byte));
+        x.wrapping_sub(ONES) & !x & HIGHS
+    };
+    let mut at = 0;
+    let mut word = [0u8; 8];
+    for chunk in hay.chunks_exact(8).take(4) {
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let hits = has_byte(w, b'"') | has_byte(w, b'\\');
+        if hits != 0 {
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    memchr2(b'"', b'\\', &hay[at..]).map(|k| at + k)
+}
+
 fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
@@ -631,7 +655,7 @@ impl Scanner {
             let buf = &self.buf[..len];
             while i < len {
                 if b.in_string {
-                    match memchr2(b'"', b'\\', &buf[i..]) {
+                    match find_quote_or_backslash(&buf[i..]) {
                         None => i = len,
                         Some(k) => {
                             let j = i + k;
@@ -792,5 +816,27 @@ fn describe_value_start(b: u8) -> &'static str {
         b'n' => "null",
         b'-' | b'0'..=b'9' => "a number",
         _ => "invalid JSON",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find_quote_or_backslash;
+
+    #[test]
+    fn finds_the_first_quote_or_backslash_at_any_offset() {
+        for len in 0..80 {
+            for (at, c) in [(len / 3, b'"'), (len / 2, b'\\')] {
+                let expected = (at < len).then_some(at);
+                for fill in [b'a', 0xe9] {
+                    let mut hay = vec![fill; len];
+                    if let Some(at) = expected {
+                        hay[at] = c;
+                        hay[len - 1] = b'"';
+                    }
+                    assert_eq!(find_quote_or_backslash(&hay), expected, "len {len} at {at}");
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,33 @@
+//! Amazon States Language interpreter for running Step Functions workflows locally.
+//!
+//! Load a definition with [`StateMachine::from_json`] (JSONata `{% %}` expressions and
+//! JSONPath paths are compiled and checked at load), bind its Task resources with
+//! [`Bindings`], build a [`Runner`] (unbound resources are rejected there) and call
+//! [`Runner::execute`]. The [`Execution`] carries the status, output or error/cause, and
+//! the history in AWS's event shapes. [`conformance::run_conformance`] replays the
+//! AWS-recorded conformance corpus.
+
+pub mod bindings;
+pub mod clock;
+pub mod conformance;
+pub mod definition;
+pub mod error;
+mod executor;
+pub mod history;
+pub mod intrinsics;
+pub mod jsonpath;
+mod rules;
+pub mod template;
+pub mod testing;
+
+pub use bindings::{
+    AdapterConfig, AdapterFactory, Bindings, BindingsConfig, CommandFunction, FnLambda,
+    FunctionError, LambdaBinding, LambdaConfig, LambdaFunction, TaskContext, TaskError,
+    TaskHandler,
+};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use conformance::{run_conformance, Failure, Report};
+pub use definition::{QueryLanguage, StateMachine};
+pub use error::{LoadError, StatesError};
+pub use executor::{Execution, ExecutionStatus, Runner};
+pub use history::HistoryEvent;

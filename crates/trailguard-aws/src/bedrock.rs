@@ -1,0 +1,521 @@
+//! `ChatModel` on Amazon Bedrock Runtime, over Converse (any model) or InvokeModel (Anthropic
+//! Messages body).
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_bedrockruntime::types::{
+    ContentBlock as BedrockBlock, ConversationRole, ConverseOutput, ImageBlock, ImageFormat,
+    ImageSource, InferenceConfiguration, Message, SystemContentBlock,
+};
+use aws_smithy_types::{Blob, Document, Number};
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::json;
+use trailguard_core::ports::{
+    ChatMessage, ChatModel, ChatRequest, ChatResponse, ChatRole, ContentBlock, PortError,
+    PortErrorKind,
+};
+
+use crate::error::{malformed, port_error_from_sdk};
+
+/// The guide's model for CloudTrail log analysis (Claude 3 Haiku).
+pub const DEFAULT_LOG_MODEL_ID: &str = "anthropic.claude-3-haiku-20240307-v1:0";
+/// The guide's model for image PII detection (Claude 3.5 Sonnet v2).
+pub const DEFAULT_IMAGE_MODEL_ID: &str = "anthropic.claude-3-5-sonnet-20241022-v2:0";
+/// `anthropic_version` of the Anthropic Messages body on Bedrock's InvokeModel.
+pub const ANTHROPIC_BEDROCK_VERSION: &str = "bedrock-2023-05-31";
+
+/// Cross-region inference profile prefixes (`us.anthropic...`, `eu.`, `apac.` ...).
+const INFERENCE_PROFILE_PREFIXES: &[&str] =
+    &["us", "eu", "apac", "us-gov", "global", "jp", "au", "ca"];
+
+/// Which Bedrock Runtime operation carries the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BedrockApi {
+    /// The model-agnostic Converse API (what the guide's state machine uses).
+    #[default]
+    Converse,
+    /// InvokeModel with an Anthropic Messages body.
+    InvokeModel,
+}
+
+/// Inference parameters used when a `ChatRequest` leaves them unset.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InferenceDefaults {
+    pub max_tokens: u32,
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    pub top_k: Option<u32>,
+}
+
+impl InferenceDefaults {
+    /// The guide's log-analysis call: MaxTokens 2048, Temperature 0.5.
+    pub fn guide_logs() -> Self {
+        InferenceDefaults {
+            max_tokens: 2048,
+            temperature: Some(0.5),
+            top_p: None,
+            top_k: None,
+        }
+    }
+
+    /// The guide's PII call: max_tokens 1024, temperature 0, top_p 0.999, top_k 250.
+    pub fn guide_images() -> Self {
+        InferenceDefaults {
+            max_tokens: 1024,
+            temperature: Some(0.0),
+            top_p: Some(0.999),
+            top_k: Some(250),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BedrockChatConfig {
+    pub api: BedrockApi,
+    /// Used when a request's `model_id` is empty. A foundation model id, a cross-region inference
+    /// profile id (`us.anthropic.claude-3-5-sonnet-20241022-v2:0`) or an ARN.
+    pub default_model_id: String,
+    pub defaults: InferenceDefaults,
+}
+
+impl Default for BedrockChatConfig {
+    fn default() -> Self {
+        BedrockChatConfig::for_logs()
+    }
+}
+
+impl BedrockChatConfig {
+    /// Converse with Claude 3 Haiku and the guide's log-analysis parameters.
+    pub fn for_logs() -> Self {
+        BedrockChatConfig {
+            api: BedrockApi::Converse,
+            default_model_id: DEFAULT_LOG_MODEL_ID.into(),
+            defaults: InferenceDefaults::guide_logs(),
+        }
+    }
+
+    /// Converse with Claude 3.5 Sonnet v2 and the guide's PII parameters.
+    pub fn for_images() -> Self {
+        BedrockChatConfig {
+            api: BedrockApi::Converse,
+            default_model_id: DEFAULT_IMAGE_MODEL_ID.into(),
+            defaults: InferenceDefaults::guide_images(),
+        }
+    }
+
+    pub fn with_api(mut self, api: BedrockApi) -> Self {
+        self.api = api;
+        self
+    }
+
+    pub fn with_model_id(mut self, model_id: impl Into<String>) -> Self {
+        self.default_model_id = model_id.into();
+        self
+    }
+}
+
+fn invalid(message: impl Into<String>) -> PortError {
+    PortError::new(PortErrorKind::InvalidInput, message)
+}
+
+/// Accepts foundation model ids (`anthropic.claude-3-haiku-20240307-v1:0`), cross-region
+/// inference profile ids (`us.`/`eu.`/`apac.` + model id) and Bedrock ARNs.
+pub fn validate_model_id(model_id: &str) -> Result<(), PortError> {
+    if model_id.is_empty() || model_id.len() > 2048 {
+        return Err(invalid(
+            "Bedrock model id is empty or longer than 2048 characters",
+        ));
+    }
+    if let Some(rest) = model_id.strip_prefix("arn:") {
+        let mut parts = rest.splitn(5, ':');
+        let partition = parts.next().unwrap_or_default();
+        let service = parts.next().unwrap_or_default();
+        if !partition.starts_with("aws")
+            || service != "bedrock"
+            || model_id.chars().any(char::is_whitespace)
+        {
+            return Err(invalid(format!(
+                "{model_id:?} is not a Bedrock model or inference profile ARN"
+            )));
+        }
+        return Ok(());
+    }
+    let well_formed = model_id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
+        && model_id.contains('.')
+        && !model_id.starts_with('.');
+    if !well_formed {
+        return Err(invalid(format!(
+            "{model_id:?} is not a Bedrock model id (provider.model[:version], optionally with a \
+             us./eu./apac. inference profile prefix, or an ARN)"
+        )));
+    }
+    Ok(())
+}
+
+/// The provider part of a model id (`anthropic` for `us.anthropic.claude...`); `None` for ARNs.
+fn provider_of(model_id: &str) -> Option<&str> {
+    if model_id.starts_with("arn:") {
+        return None;
+    }
+    let mut parts = model_id.split('.');
+    let first = parts.next()?;
+    if INFERENCE_PROFILE_PREFIXES.contains(&first) {
+        parts.next()
+    } else {
+        Some(first)
+    }
+}
+
+fn is_anthropic(model_id: &str) -> bool {
+    match provider_of(model_id) {
+        Some(provider) => provider == "anthropic",
+        // ARNs: cannot tell; the caller configured it.
+        None => true,
+    }
+}
+
+fn image_format(media_type: &str) -> Result<ImageFormat, PortError> {
+    match media_type.to_ascii_lowercase().as_str() {
+        "image/png" => Ok(ImageFormat::Png),
+        "image/jpeg" | "image/jpg" => Ok(ImageFormat::Jpeg),
+        "image/gif" => Ok(ImageFormat::Gif),
+        "image/webp" => Ok(ImageFormat::Webp),
+        other => Err(invalid(format!(
+            "Bedrock accepts png, jpeg, gif and webp images, not {other:?}"
+        ))),
+    }
+}
+
+/// Request fields after applying the configured defaults.
+struct Resolved<'a> {
+    model_id: &'a str,
+    max_tokens: u32,
+    temperature: Option<f32>,
+    top_p: Option<f32>,
+    top_k: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BedrockChat {
+    client: aws_sdk_bedrockruntime::Client,
+    config: BedrockChatConfig,
+}
+
+impl BedrockChat {
+    pub fn new(client: aws_sdk_bedrockruntime::Client, config: BedrockChatConfig) -> Self {
+        BedrockChat { client, config }
+    }
+
+    pub fn config(&self) -> &BedrockChatConfig {
+        &self.config
+    }
+
+    fn resolve<'a>(&'a self, request: &'a ChatRequest) -> Result<Resolved<'a>, PortError> {
+        let model_id = if request.model_id.trim().is_empty() {
+            self.config.default_model_id.as_str()
+        } else {
+            request.model_id.as_str()
+        };
+        validate_model_id(model_id)?;
+        if request.messages.is_empty() {
+            return Err(invalid("a Bedrock chat request needs at least one message"));
+        }
+        let defaults = &self.config.defaults;
+        Ok(Resolved {
+            model_id,
+            max_tokens: request.max_tokens.unwrap_or(defaults.max_tokens),
+            temperature: request.temperature.or(defaults.temperature),
+            top_p: request.top_p.or(defaults.top_p),
+            top_k: request.top_k.or(defaults.top_k),
+        })
+    }
+
+    async fn converse_api(&self, request: &ChatRequest) -> Result<ChatResponse, PortError> {
+        const OP: &str = "bedrock:Converse";
+        let resolved = self.resolve(request)?;
+        let messages = request
+            .messages
+            .iter()
+            .map(converse_message)
+            .collect::<Result<Vec<_>, _>>()?;
+        let inference = InferenceConfiguration::builder()
+            .max_tokens(i32::try_from(resolved.max_tokens).unwrap_or(i32::MAX))
+            .set_temperature(resolved.temperature)
+            .set_top_p(resolved.top_p)
+            .build();
+        let mut call = self
+            .client
+            .converse()
+            .model_id(resolved.model_id)
+            .set_messages(Some(messages))
+            .inference_config(inference);
+        if let Some(system) = &request.system {
+            call = call.system(SystemContentBlock::Text(system.clone()));
+        }
+        // Converse has no top_k field; Anthropic models take it as an additional field.
+        if let Some(top_k) = resolved.top_k {
+            if is_anthropic(resolved.model_id) {
+                call = call.additional_model_request_fields(Document::Object(HashMap::from([(
+                    "top_k".to_owned(),
+                    Document::Number(Number::PosInt(u64::from(top_k))),
+                )])));
+            } else {
+                tracing::debug!(
+                    model_id = resolved.model_id,
+                    "top_k ignored: not an Anthropic model"
+                );
+            }
+        }
+        let output = call
+            .send()
+            .await
+            .map_err(|error| port_error_from_sdk(OP, &error))?;
+        let Some(ConverseOutput::Message(message)) = output.output() else {
+            return Err(malformed(OP, "no output message"));
+        };
+        let text = message
+            .content()
+            .iter()
+            .filter_map(|block| match block {
+                BedrockBlock::Text(text) => Some(text.as_str()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join("");
+        let usage = output.usage();
+        Ok(ChatResponse {
+            text,
+            stop_reason: Some(output.stop_reason().as_str().to_owned()),
+            input_tokens: usage.and_then(|u| u64::try_from(u.input_tokens()).ok()),
+            output_tokens: usage.and_then(|u| u64::try_from(u.output_tokens()).ok()),
+        })
+    }
+
+    async fn invoke_model_api(&self, request: &ChatRequest) -> Result<ChatResponse, PortError> {
+        const OP: &str = "bedrock:InvokeModel";
+        let resolved = self.resolve(request)?;
+        if !is_anthropic(resolved.model_id) {
+            return Err(invalid(format!(
+                "InvokeModel sends the Anthropic Messages body; {:?} is not an Anthropic model (use Converse)",
+                resolved.model_id
+            )));
+        }
+        let body = anthropic_body(request, &resolved)?;
+        let output = self
+            .client
+            .invoke_model()
+            .model_id(resolved.model_id)
+            .content_type("application/json")
+            .accept("application/json")
+            .body(Blob::new(body))
+            .send()
+            .await
+            .map_err(|error| port_error_from_sdk(OP, &error))?;
+        let parsed: AnthropicResponse =
+            serde_json::from_slice(output.body().as_ref()).map_err(|error| {
+                malformed(
+                    OP,
+                    format!("body is not an Anthropic Messages response: {error}"),
+                )
+            })?;
+        let text = parsed
+            .content
+            .iter()
+            .filter(|block| block.kind == "text")
+            .filter_map(|block| block.text.as_deref())
+            .collect::<Vec<_>>()
+            .join("");
+        Ok(ChatResponse {
+            text,
+            stop_reason: parsed.stop_reason,
+            input_tokens: parsed.usage.as_ref().and_then(|u| u.input_tokens),
+            output_tokens: parsed.usage.as_ref().and_then(|u| u.output_tokens),
+        })
+    }
+}
+
+fn converse_message(message: &ChatMessage) -> Result<Message, PortError> {
+    let role = match message.role {
+        ChatRole::User => ConversationRole::User,
+        ChatRole::Assistant => ConversationRole::Assistant,
+    };
+    let content = message
+        .content
+        .iter()
+        .map(|block| match block {
+            ContentBlock::Text(text) => Ok(BedrockBlock::Text(text.clone())),
+            ContentBlock::Image { media_type, bytes } => {
+                let image = ImageBlock::builder()
+                    .format(image_format(media_type)?)
+                    .source(ImageSource::Bytes(Blob::new(bytes.clone())))
+                    .build()
+                    .map_err(|error| invalid(format!("image block: {error}")))?;
+                Ok(BedrockBlock::Image(image))
+            }
+        })
+        .collect::<Result<Vec<_>, PortError>>()?;
+    Message::builder()
+        .role(role)
+        .set_content(Some(content))
+        .build()
+        .map_err(|error| invalid(format!("message: {error}")))
+}
+
+/// The Anthropic Messages body for InvokeModel.
+fn anthropic_body(request: &ChatRequest, resolved: &Resolved<'_>) -> Result<Vec<u8>, PortError> {
+    let messages = request
+        .messages
+        .iter()
+        .map(|message| {
+            let content = message
+                .content
+                .iter()
+                .map(|block| match block {
+                    ContentBlock::Text(text) => Ok(json!({"type": "text", "text": text})),
+                    ContentBlock::Image { media_type, bytes } => {
+                        image_format(media_type)?;
+                        Ok(json!({
+                            "type": "image",
+                            "source": {
+                                "type": "base64",
+                                "media_type": media_type.to_ascii_lowercase().replace("image/jpg", "image/jpeg"),
+                                "data": base64::engine::general_purpose::STANDARD.encode(bytes)
+                            }
+                        }))
+                    }
+                })
+                .collect::<Result<Vec<_>, PortError>>()?;
+            let role = match message.role {
+                ChatRole::User => "user",
+                ChatRole::Assistant => "assistant",
+            };
+            Ok(json!({"role": role, "content": content}))
+        })
+        .collect::<Result<Vec<_>, PortError>>()?;
+    let mut body = serde_json::Map::new();
+    body.insert("anthropic_version".into(), json!(ANTHROPIC_BEDROCK_VERSION));
+    body.insert("max_tokens".into(), json!(resolved.max_tokens));
+    if let Some(system) = &request.system {
+        body.insert("system".into(), json!(system));
+    }
+    body.insert("messages".into(), json!(messages));
+    if let Some(temperature) = resolved.temperature {
+        body.insert("temperature".into(), json!(temperature));
+    }
+    if let Some(top_p) = resolved.top_p {
+        body.insert("top_p".into(), json!(top_p));
+    }
+    if let Some(top_k) = resolved.top_k {
+        body.insert("top_k".into(), json!(top_k));
+    }
+    serde_json::to_vec(&body).map_err(|error| invalid(format!("request body: {error}")))
+}
+
+#[derive(Debug, Deserialize)]
+struct AnthropicResponse {
+    #[serde(default)]
+    content: Vec<AnthropicContent>,
+    stop_reason: Option<String>,
+    usage: Option<AnthropicUsage>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AnthropicContent {
+    #[serde(rename = "type")]
+    kind: String,
+    text: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AnthropicUsage {
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+}
+
+#[async_trait]
+impl ChatModel for BedrockChat {
+    async fn converse(&self, request: &ChatRequest) -> Result<ChatResponse, PortError> {
+        match self.config.api {
+            BedrockApi::Converse => self.converse_api(request).await,
+            BedrockApi::InvokeModel => self.invoke_model_api(request).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_ids_and_inference_profiles_are_accepted() {
+        for id in [
+            DEFAULT_LOG_MODEL_ID,
+            DEFAULT_IMAGE_MODEL_ID,
+            "us.anthropic.claude-3-5-sonnet-20241022-v2:0",
+            "eu.anthropic.claude-3-haiku-20240307-v1:0",
+            "apac.anthropic.claude-3-haiku-20240307-v1:0",
+            "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-haiku-20240307-v1:0",
+        ] {
+            validate_model_id(id).unwrap();
+            assert!(is_anthropic(id), "{id}");
+        }
+        for bad in [
+            "",
+            "claude",
+            "anthropic claude",
+            "arn:aws:s3:::bucket",
+            "../x",
+        ] {
+            assert!(validate_model_id(bad).is_err(), "{bad}");
+        }
+        assert!(!is_anthropic("us.amazon.nova-pro-v1:0"));
+    }
+
+    #[test]
+    fn invoke_model_body_is_anthropic_messages() {
+        let request = ChatRequest {
+            model_id: String::new(),
+            system: Some("be terse".into()),
+            messages: vec![ChatMessage {
+                role: ChatRole::User,
+                content: vec![
+                    ContentBlock::Text("hi".into()),
+                    ContentBlock::Image {
+                        media_type: "image/png".into(),
+                        bytes: vec![1, 2, 3],
+                    },
+                ],
+            }],
+            top_k: Some(250),
+            ..ChatRequest::default()
+        };
+        let resolved = Resolved {
+            model_id: DEFAULT_IMAGE_MODEL_ID,
+            max_tokens: 1024,
+            temperature: Some(0.0),
+            top_p: None,
+            top_k: Some(250),
+        };
+        let body: serde_json::Value =
+            serde_json::from_slice(&anthropic_body(&request, &resolved).unwrap()).unwrap();
+        assert_eq!(body["anthropic_version"], "bedrock-2023-05-31");
+        assert_eq!(body["max_tokens"], 1024);
+        assert_eq!(body["system"], "be terse");
+        assert_eq!(body["top_k"], 250);
+        assert_eq!(body["messages"][0]["content"][1]["source"]["data"], "AQID");
+        assert_eq!(
+            body["messages"][0]["content"][1]["source"]["media_type"],
+            "image/png"
+        );
+    }
+
+    #[test]
+    fn unsupported_image_types_are_refused() {
+        assert!(image_format("image/bmp").is_err());
+        assert_eq!(image_format("IMAGE/JPEG").unwrap(), ImageFormat::Jpeg);
+    }
+}

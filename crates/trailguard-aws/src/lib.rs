@@ -1,0 +1,22 @@
+//! TrailGuard's adapters on the official AWS SDK for Rust, behind `trailguard-core`'s ports:
+//! [`S3Store`] (`ObjectStore`), [`SnsNotifier`] (`Notifier`) and [`BedrockChat`] (`ChatModel`, over
+//! Converse or InvokeModel).
+//!
+//! [`AwsSettings`] builds the SDK configuration: region, retry attempts, and, for tests, an endpoint
+//! override (moto, the local Bedrock stand-in) with static credentials, so tests go through the real
+//! SDK wire path against 127.0.0.1.
+
+mod bedrock;
+mod config;
+mod error;
+mod s3;
+mod sns;
+
+pub use bedrock::{
+    validate_model_id, BedrockApi, BedrockChat, BedrockChatConfig, InferenceDefaults,
+    ANTHROPIC_BEDROCK_VERSION, DEFAULT_IMAGE_MODEL_ID, DEFAULT_LOG_MODEL_ID,
+};
+pub use config::{AwsSettings, StaticCredentials, DEFAULT_MAX_ATTEMPTS};
+pub use error::{classify_error_code, port_error_from_sdk};
+pub use s3::S3Store;
+pub use sns::{truncate_subject, SnsNotifier, SNS_SUBJECT_MAX_CHARS};

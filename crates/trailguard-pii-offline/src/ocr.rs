@@ -1,0 +1,177 @@
+//! Tesseract OCR through `tesseract-plumbing` (a thin, safe wrapper over the C API that keeps
+//! one initialised engine for many images). Words come from the TSV output with boxes and
+//! confidences.
+
+use image::GrayImage;
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use tesseract_plumbing::tesseract_sys;
+use tesseract_plumbing::TessBaseApi;
+use trailguard_pii::{BoundingBox, OcrLine, OcrPage, OcrWord, PiiError};
+
+/// Page segmentation modes we use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Segmentation {
+    /// Fully automatic page segmentation (documents).
+    Auto,
+    /// Sparse text: as much text as possible in no particular order (photos, receipts, cards).
+    Sparse,
+}
+
+pub struct Ocr {
+    api: Mutex<TessBaseApi>,
+    pub languages: String,
+}
+
+fn cstring(s: &str) -> Result<CString, PiiError> {
+    CString::new(s).map_err(|_| PiiError::Config {
+        detail: format!("string with NUL byte: {s:?}"),
+    })
+}
+
+/// Where Debian's tesseract-ocr-* packages put trained data.
+pub fn default_tessdata_dir() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("TESSDATA_PREFIX") {
+        return Some(PathBuf::from(p));
+    }
+    [
+        "/usr/share/tesseract-ocr/5/tessdata",
+        "/usr/share/tesseract-ocr/4.00/tessdata",
+        "/usr/share/tessdata",
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .find(|p| p.is_dir())
+}
+
+impl Ocr {
+    pub fn new(tessdata: Option<&Path>, languages: &str) -> Result<Ocr, PiiError> {
+        let dir = tessdata
+            .map(Path::to_path_buf)
+            .or_else(default_tessdata_dir);
+        let Some(dir) = dir else {
+            return Err(PiiError::Config {
+                detail: "no tessdata directory found (install Debian tesseract-ocr-eng \
+                         tesseract-ocr-kor, or set TESSDATA_PREFIX)"
+                    .into(),
+            });
+        };
+        for lang in languages.split('+') {
+            let file = dir.join(format!("{lang}.traineddata"));
+            if !file.is_file() {
+                return Err(PiiError::Config {
+                    detail: format!(
+                        "missing OCR language data {} (Debian package tesseract-ocr-{lang})",
+                        file.display()
+                    ),
+                });
+            }
+        }
+        let mut api = TessBaseApi::create();
+        let datapath = cstring(&dir.to_string_lossy())?;
+        let lang = cstring(languages)?;
+        api.init_2(Some(&datapath), Some(&lang))
+            .map_err(|_| PiiError::Config {
+                detail: format!(
+                    "tesseract failed to initialise {languages} from {}",
+                    dir.display()
+                ),
+            })?;
+        // Quiet: no warnings on stderr for every image.
+        api.set_variable(&cstring("debug_file")?, &cstring("/dev/null")?)
+            .map_err(|_| PiiError::Config {
+                detail: "tesseract rejected debug_file".into(),
+            })?;
+        Ok(Ocr {
+            api: Mutex::new(api),
+            languages: languages.to_string(),
+        })
+    }
+
+    /// Recognises one grayscale image.
+    pub fn recognise(&self, gray: &GrayImage, mode: Segmentation) -> Result<OcrPage, PiiError> {
+        let err = |what: &str| PiiError::Ocr {
+            detail: what.to_string(),
+        };
+        let (w, h) = gray.dimensions();
+        let (wi, hi) = (
+            i32::try_from(w).map_err(|_| err("width"))?,
+            i32::try_from(h).map_err(|_| err("height"))?,
+        );
+        let mut api = self
+            .api
+            .lock()
+            .map_err(|_| err("OCR engine poisoned by an earlier failure"))?;
+        api.set_page_seg_mode(match mode {
+            Segmentation::Auto => tesseract_sys::TessPageSegMode_PSM_AUTO,
+            Segmentation::Sparse => tesseract_sys::TessPageSegMode_PSM_SPARSE_TEXT,
+        });
+        api.set_image(gray.as_raw(), wi, hi, 1, wi)
+            .map_err(|e| err(&format!("set_image: {e:?}")))?;
+        api.set_source_resolution(300);
+        api.recognize().map_err(|_| err("recognize failed"))?;
+        let tsv = api
+            .get_tsv_text(0)
+            .map_err(|_| err("no TSV output"))?
+            .as_ref()
+            .to_string_lossy()
+            .into_owned();
+        Ok(parse_tsv(&tsv))
+    }
+}
+
+/// Parses Tesseract TSV (level page block par line word left top width height conf text) into
+/// lines of words. Confidence is mapped to 0..1.
+pub fn parse_tsv(tsv: &str) -> OcrPage {
+    let mut lines: Vec<((u32, u32, u32), OcrLine)> = Vec::new();
+    for row in tsv.lines() {
+        let cols: Vec<&str> = row.splitn(12, '\t').collect();
+        if cols.len() < 12 || cols[0] != "5" {
+            continue;
+        }
+        let num = |i: usize| cols[i].trim().parse::<i64>().unwrap_or(0);
+        let text = cols[11].trim();
+        if text.is_empty() {
+            continue;
+        }
+        let conf = cols[10].trim().parse::<f32>().unwrap_or(-1.0);
+        let key = (num(2) as u32, num(3) as u32, num(4) as u32);
+        let u = |v: i64| v.clamp(0, i64::from(u32::MAX)) as u32;
+        let word = OcrWord {
+            text: text.to_string(),
+            bbox: BoundingBox::new(u(num(6)), u(num(7)), u(num(8)), u(num(9))),
+            confidence: (conf / 100.0).clamp(0.0, 1.0),
+        };
+        match lines.last_mut() {
+            Some((k, line)) if *k == key => line.words.push(word),
+            _ => lines.push((key, OcrLine { words: vec![word] })),
+        }
+    }
+    OcrPage {
+        lines: lines.into_iter().map(|(_, l)| l).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tsv_rows_become_lines_of_words() {
+        let tsv = "1\t1\t0\t0\t0\t0\t0\t0\t100\t50\t-1\t\n\
+                   5\t1\t1\t1\t1\t1\t10\t5\t40\t12\t96.5\tName:\n\
+                   5\t1\t1\t1\t1\t2\t55\t5\t30\t12\t91\tJohn\n\
+                   5\t1\t1\t1\t2\t1\t10\t25\t80\t12\t88\t010-1234-5678\n\
+                   5\t1\t1\t1\t2\t2\t95\t25\t10\t12\t20\t \n";
+        let page = parse_tsv(tsv);
+        assert_eq!(page.lines.len(), 2);
+        assert_eq!(page.lines[0].words.len(), 2);
+        assert_eq!(page.lines[0].words[1].text, "John");
+        assert_eq!(
+            page.lines[1].words[0].bbox,
+            BoundingBox::new(10, 25, 80, 12)
+        );
+        assert!((page.lines[0].words[0].confidence - 0.965).abs() < 1e-6);
+    }
+}
