@@ -138,12 +138,7 @@ fn truncate(text: &str, width: usize) -> String {
 }
 
 fn json_line(record: &AnalysisRecord, out: &mut Vec<u8>) {
-    if let Err(error) = serde_json::to_writer(&mut *out, record) {
-        out.clear();
-        out.extend_from_slice(
-            format!("{{\"error\":\"cannot serialise record: {error}\"}}").as_bytes(),
-        );
-    }
+    trailguard_analysis::record::write_json(record, out);
 }
 
 /// Peak resident set size of this process, from /proc (Linux).

@@ -6,6 +6,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod analyze;
 mod bench;
+mod sfn;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -24,6 +25,9 @@ enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Run the main job on the embedded demo events (no AWS, no model, no setup).
     Demo,
+    /// Run any Step Functions definition locally, or replay the ASL conformance corpus.
+    #[command(name = "sfn")]
+    Sfn(sfn::SfnArgs),
     /// Benchmarks (not tests): figures for BENCHMARKS.md.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Demo => analyze::demo(),
+        Command::Sfn(args) => sfn::run(args),
         Command::Bench(BenchCommand::Analyze(args)) => bench::run(args),
     };
     match result {
