@@ -38,6 +38,14 @@ struct Outcome {
 }
 
 async fn run(analysis: Result<Value, &'static str>, pii: Value) -> Outcome {
+    let event = json!({
+        "source": "aws.s3", "detail-type": "Object Created",
+        "detail": { "bucket": { "name": "uploads" }, "object": { "key": "photos/passport.jpg" } }
+    });
+    run_event(analysis, pii, event).await
+}
+
+async fn run_event(analysis: Result<Value, &'static str>, pii: Value, event: Value) -> Outcome {
     let machine = StateMachine::from_json(DEFINITION, &substitutions()).unwrap();
     let store = Arc::new(MemoryStore::new());
     store.insert(
@@ -70,10 +78,6 @@ async fn run(analysis: Result<Value, &'static str>, pii: Value) -> Outcome {
     let runner = Runner::new(machine, bindings)
         .unwrap()
         .with_clock(ManualClock::new(0));
-    let event = json!({
-        "source": "aws.s3", "detail-type": "Object Created",
-        "detail": { "bucket": { "name": "uploads" }, "object": { "key": "photos/passport.jpg" } }
-    });
     let execution = runner.execute(event).await;
     Outcome {
         execution,
@@ -176,4 +180,32 @@ async fn a_failing_analysis_is_alerted_not_dropped() {
         .unwrap_or("")
         .contains("workflow error"));
     assert!(messages[0].1.contains("model unavailable"));
+}
+
+/// The production trigger: EventBridge "AWS API Call via CloudTrail" for PutObject.
+#[tokio::test]
+async fn cloudtrail_put_object_event_deletes_the_object_it_names() {
+    let event = json!({
+        "source": "aws.s3", "detail-type": "AWS API Call via CloudTrail",
+        "detail": {
+            "eventSource": "s3.amazonaws.com", "eventName": "PutObject",
+            "requestParameters": { "bucketName": "uploads", "key": "photos/passport.jpg" }
+        }
+    });
+    let outcome = run_event(
+        Ok(analysis("low", true)),
+        json!({"pii_detected": true}),
+        event,
+    )
+    .await;
+    assert_eq!(
+        outcome.execution.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        outcome.execution.cause
+    );
+    assert_eq!(
+        outcome.store.deleted(),
+        vec![("uploads".into(), "photos/passport.jpg".into())]
+    );
 }
