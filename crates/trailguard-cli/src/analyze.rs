@@ -9,7 +9,7 @@ use trailguard_analysis::pipeline::{
     self, Detect, Formatter, InputError, InputRecord, Outcome, PipelineOptions,
 };
 use trailguard_core::{AnalysisRecord, RuleHit, ThreatLevel};
-use trailguard_detect::{Detector, DetectorOptions, RecordDoc};
+use trailguard_detect::{Detector, DetectorOptions};
 use trailguard_events::{Event, ReadOptions};
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -44,24 +44,24 @@ pub struct AnalyzeArgs {
 
 pub struct Rules {
     pub detector: Detector,
-    /// Base rules that feed at least one correlation rule.
-    correlation_inputs: Vec<usize>,
 }
 
 impl Rules {
     pub fn new(detector: Detector) -> Self {
-        let mut correlation_inputs: Vec<usize> = detector
-            .rule_set()
-            .correlations()
-            .iter()
-            .flat_map(|c| c.rules.iter().copied())
-            .collect();
-        correlation_inputs.sort_unstable();
-        correlation_inputs.dedup();
-        Rules {
-            detector,
-            correlation_inputs,
-        }
+        Rules { detector }
+    }
+}
+
+impl Rules {
+    /// Runs the pipeline over `inputs` with this rule set and a fresh correlator.
+    fn analyse<I, S>(&self, inputs: I, format: &Formatter, options: PipelineOptions, sink: S)
+    where
+        I: Iterator<Item = Result<InputRecord, InputError>> + Send,
+        S: FnMut(Outcome),
+    {
+        let mut correlator = self.detector.correlator();
+        let mut correlate = |event: &Event<'_>, hits: &[RuleHit]| correlator.observe(event, hits);
+        pipeline::run(inputs, self, format, options, Some(&mut correlate), sink);
     }
 }
 
@@ -71,14 +71,7 @@ impl Detect for Rules {
     }
 
     fn feeds_correlation(&self, event: &Event<'_>, _hits: &[RuleHit]) -> bool {
-        let Some(record) = event.cloudtrail() else {
-            return false;
-        };
-        let doc = RecordDoc::new(record);
-        let rules = self.detector.rule_set().rules();
-        self.correlation_inputs
-            .iter()
-            .any(|&i| rules.get(i).is_some_and(|rule| rule.matches(&doc)))
+        self.detector.feeds_correlation(event)
     }
 }
 
@@ -162,7 +155,6 @@ pub fn load_detector(rule_dirs: &[PathBuf]) -> Result<Detector> {
 /// Analyses `paths`, writing formatted records to `out`. Returns the tally.
 pub fn analyze_to(args: &AnalyzeArgs, out: &mut dyn Write) -> Result<Tally> {
     let rules = Rules::new(load_detector(&args.rules)?);
-    let mut correlator = rules.detector.correlator();
     let options = ReadOptions {
         max_record_bytes: args.max_record_bytes,
         ..ReadOptions::default()
@@ -195,33 +187,25 @@ pub fn analyze_to(args: &AnalyzeArgs, out: &mut dyn Write) -> Result<Tally> {
     if args.format == Format::Table {
         writeln!(out, "{}", table_header())?;
     }
-    let mut correlate = |event: &Event<'_>, hits: &[RuleHit]| correlator.observe(event, hits);
-    pipeline::run(
-        inputs,
-        &rules,
-        format,
-        pipeline_options,
-        Some(&mut correlate),
-        |outcome| match outcome {
-            Outcome::Analysed {
-                record, formatted, ..
-            } => {
-                tally.add(record.threat_level);
-                if write_error.is_none() {
-                    if let Err(error) = out
-                        .write_all(&formatted)
-                        .and_then(|()| out.write_all(b"\n"))
-                    {
-                        write_error = Some(error);
-                    }
+    rules.analyse(inputs, format, pipeline_options, |outcome| match outcome {
+        Outcome::Analysed {
+            record, formatted, ..
+        } => {
+            tally.add(record.threat_level);
+            if write_error.is_none() {
+                if let Err(error) = out
+                    .write_all(&formatted)
+                    .and_then(|()| out.write_all(b"\n"))
+                {
+                    write_error = Some(error);
                 }
             }
-            Outcome::Failed(error) => {
-                tally.errors += 1;
-                eprintln!("error: {error}");
-            }
-        },
-    );
+        }
+        Outcome::Failed(error) => {
+            tally.errors += 1;
+            eprintln!("error: {error}");
+        }
+    });
     if let Some(error) = write_error {
         return Err(error).context("writing output");
     }
@@ -257,7 +241,6 @@ pub const DEMO_EVENTS: &str = include_str!("../../../tests/fixtures/demo/events.
 /// `trailguard demo`: analyses the embedded events and prints a table and the JSON records.
 pub fn demo() -> Result<i32> {
     let rules = Rules::new(load_detector(&[])?);
-    let mut correlator = rules.detector.correlator();
     let file: std::sync::Arc<str> = std::sync::Arc::from("<embedded demo events>");
     let inputs = DEMO_EVENTS
         .lines()
@@ -270,15 +253,12 @@ pub fn demo() -> Result<i32> {
                 json: line.into(),
             })
         });
-    let mut correlate = |event: &Event<'_>, hits: &[RuleHit]| correlator.observe(event, hits);
     let mut records = Vec::new();
     let mut errors = 0u64;
-    pipeline::run(
+    rules.analyse(
         inputs,
-        &rules,
         &json_line,
         PipelineOptions::default(),
-        Some(&mut correlate),
         |outcome| match outcome {
             Outcome::Analysed {
                 record, formatted, ..

@@ -115,6 +115,8 @@ pub struct Detector {
     levels: Vec<ThreatLevel>,
     builtins: bool,
     correlator_config: CorrelatorConfig,
+    /// Base rules feeding at least one correlation rule, sorted, computed once.
+    correlation_base_rules: Arc<[usize]>,
 }
 
 fn rule_level(level: &str) -> ThreatLevel {
@@ -196,11 +198,19 @@ impl Detector {
                 Vec::new()
             },
         };
+        let mut base_rules: Vec<usize> = rules
+            .correlations()
+            .iter()
+            .flat_map(|c| c.rules.iter().copied())
+            .collect();
+        base_rules.sort_unstable();
+        base_rules.dedup();
         let detector = Detector {
             rules: Arc::new(rules),
             levels,
             builtins: options.builtins,
             correlator_config: options.correlator,
+            correlation_base_rules: base_rules.into(),
         };
         (detector, report)
     }
@@ -247,6 +257,19 @@ impl Detector {
         }
     }
 
+    /// Whether the event matches a base rule of some correlation rule, i.e. whether the
+    /// stateful [`Correlator`] needs to see it. Stateless, so callers can ask from any thread.
+    pub fn feeds_correlation(&self, event: &Event<'_>) -> bool {
+        let Event::CloudTrail(ct) = event else {
+            return false;
+        };
+        let doc = RecordDoc::new(&ct.record);
+        let rules = self.rules.rules();
+        self.correlation_base_rules
+            .iter()
+            .any(|&i| rules.get(i).is_some_and(|rule| rule.matches(&doc)))
+    }
+
     /// A fresh correlator over this detector's correlation rules.
     pub fn correlator(&self) -> Correlator {
         Correlator::new(self)
@@ -268,8 +291,8 @@ fn sigma_hit(rule: &Rule, level: ThreatLevel, reason: String) -> RuleHit {
 #[derive(Debug)]
 pub struct Correlator {
     rules: Arc<RuleSet>,
-    /// Base rules feeding at least one correlation.
-    base_rules: Vec<usize>,
+    /// Base rules feeding at least one correlation (shared with the detector).
+    base_rules: Arc<[usize]>,
     inner: trailguard_sigma::Correlator,
     last_ms: i64,
     scratch: Vec<CorrelationHit>,
@@ -278,13 +301,7 @@ pub struct Correlator {
 impl Correlator {
     pub fn new(detector: &Detector) -> Self {
         let rules = Arc::clone(&detector.rules);
-        let mut base_rules: Vec<usize> = rules
-            .correlations()
-            .iter()
-            .flat_map(|c| c.rules.iter().copied())
-            .collect();
-        base_rules.sort_unstable();
-        base_rules.dedup();
+        let base_rules = Arc::clone(&detector.correlation_base_rules);
         let inner = trailguard_sigma::Correlator::with_config(&rules, detector.correlator_config);
         Correlator {
             rules,
