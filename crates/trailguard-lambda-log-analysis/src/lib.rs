@@ -16,13 +16,8 @@
 //! - `RULES_DIR`: extra Sigma rule directories (colon-separated), on top of the embedded rules.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use serde_json::value::RawValue;
-use serde_json::Value;
-use trailguard_core::ports::ChatModel;
-use trailguard_detect::{Detector, DetectorOptions};
-use trailguard_llm::{analyze_event, AnalysisConfig, AskPolicy};
+use trailguard_llm::{AnalysisConfig, AskPolicy};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModelBackend {
@@ -117,74 +112,13 @@ impl Settings {
     }
 }
 
-/// Why an invocation failed. Only input that is not an event fails; model trouble never does.
-#[derive(Debug, thiserror::Error)]
-pub enum HandlerError {
-    #[error("{0}")]
-    InvalidInput(String),
-    #[error("could not serialise the result: {0}")]
-    Output(String),
-}
+pub use trailguard_llm::{AnalysisHandlerError as HandlerError, LogAnalysisHandler};
 
-impl From<HandlerError> for lambda_runtime::Diagnostic {
-    fn from(error: HandlerError) -> Self {
-        let error_type = match error {
-            HandlerError::InvalidInput(_) => "TrailGuard.InvalidInput",
-            HandlerError::Output(_) => "TrailGuard.Internal",
-        };
-        lambda_runtime::Diagnostic {
-            error_type: error_type.into(),
-            error_message: error.to_string(),
-        }
-    }
-}
-
-/// Everything an invocation needs, built once per container.
-pub struct LogAnalysisHandler {
-    detector: Detector,
-    model: Option<Arc<dyn ChatModel>>,
-    config: AnalysisConfig,
-}
-
-impl LogAnalysisHandler {
-    pub fn new(
-        detector: Detector,
-        model: Option<Arc<dyn ChatModel>>,
-        config: AnalysisConfig,
-    ) -> Self {
-        LogAnalysisHandler {
-            detector,
-            model,
-            config,
-        }
-    }
-
-    /// Loads the embedded rules plus `rule_dirs`; unsupported rules are logged, not fatal.
-    pub fn load_detector(rule_dirs: &[PathBuf]) -> Result<Detector, ConfigError> {
-        let (detector, report) = Detector::load(rule_dirs, DetectorOptions::default())
-            .map_err(|e| ConfigError(e.to_string()))?;
-        tracing::info!(rules = %report, "rules loaded");
-        Ok(detector)
-    }
-
-    /// Analyses one event given as raw JSON.
-    pub async fn handle_json(&self, json: &str) -> Result<Value, HandlerError> {
-        let analysis = analyze_event(json, &self.detector, self.model.as_deref(), &self.config)
-            .await
-            .map_err(|e| HandlerError::InvalidInput(e.to_string()))?;
-        tracing::info!(
-            event_id = analysis.record.event_id.as_deref().unwrap_or_default(),
-            threat_level = %analysis.record.threat_level,
-            model_status = ?analysis.model.status,
-            model_calls = analysis.model.calls,
-            "analysed"
-        );
-        serde_json::to_value(&analysis).map_err(|e| HandlerError::Output(e.to_string()))
-    }
-
-    /// The Lambda entry: the payload arrives as raw JSON, parsed once by the event readers.
-    pub async fn handle(&self, payload: &RawValue) -> Result<Value, HandlerError> {
-        self.handle_json(payload.get()).await
+/// The Lambda error for a failed invocation (Step Functions sees `error_type` as the error name).
+pub fn diagnostic(error: HandlerError) -> lambda_runtime::Diagnostic {
+    lambda_runtime::Diagnostic {
+        error_type: error.error_type().into(),
+        error_message: error.to_string(),
     }
 }
 

@@ -6,7 +6,9 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::value::RawValue;
 use trailguard_aws::{AwsSettings, BedrockApi, BedrockChat, BedrockChatConfig};
 use trailguard_core::ports::ChatModel;
-use trailguard_lambda_log_analysis::{init_json_logs, LogAnalysisHandler, ModelBackend, Settings};
+use trailguard_lambda_log_analysis::{
+    diagnostic, init_json_logs, LogAnalysisHandler, ModelBackend, Settings,
+};
 
 async fn build_model(settings: &Settings) -> anyhow::Result<Option<Arc<dyn ChatModel>>> {
     match settings.backend {
@@ -65,7 +67,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let handler = Arc::new(LogAnalysisHandler::new(detector, model, settings.analysis));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let handler = Arc::clone(&handler);
-        async move { handler.handle(&event.payload).await }
+        async move {
+            handler
+                .handle_json(event.payload.get())
+                .await
+                .map_err(diagnostic)
+        }
     }))
     .await
 }

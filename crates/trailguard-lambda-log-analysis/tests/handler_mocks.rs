@@ -252,7 +252,7 @@ async fn the_default_policy_skips_benign_reads_and_bad_input_is_an_error() {
     assert_eq!(rule.num_calls(), 0);
     let error = handler.handle_json("[1,2]").await.unwrap_err();
     assert!(matches!(error, HandlerError::InvalidInput(_)));
-    let diagnostic: lambda_runtime::Diagnostic = error.into();
+    let diagnostic: lambda_runtime::Diagnostic = trailguard_lambda_log_analysis::diagnostic(error);
     assert_eq!(diagnostic.error_type, "TrailGuard.InvalidInput");
 }
 

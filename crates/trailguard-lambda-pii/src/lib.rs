@@ -17,12 +17,7 @@
 //! `PII_MAX_MODEL_SIDE` (8000), `PII_MAX_DECODE_PIXELS` (40000000), `BEDROCK_REGION`,
 //! `BEDROCK_API` (`converse` / `invoke-model`), `OPENAI_BASE_URL`, `OPENAI_API_KEY`.
 
-use std::sync::Arc;
-
-use serde::Deserialize;
-use serde_json::Value;
-use trailguard_core::ports::ObjectStore;
-use trailguard_llm::{detect_pii, ImageLimits, PiiDetect, PiiResult, DEFAULT_IMAGE_MODEL_ID};
+use trailguard_llm::{ImageLimits, DEFAULT_IMAGE_MODEL_ID};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DetectorKind {
@@ -128,132 +123,14 @@ impl Settings {
     }
 }
 
-/// The guide's payload, plus TrailGuard's optional `detail` switch.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct PiiRequest {
-    pub s3_bucket: String,
-    pub s3_key: String,
-    #[serde(default)]
-    pub media_type: Option<String>,
-    /// Ask for the rich result for this invocation.
-    #[serde(default)]
-    pub detail: Option<bool>,
-}
+pub use trailguard_llm::{PiiHandler, PiiHandlerError as HandlerError, PiiRequest};
 
-#[derive(Debug, thiserror::Error)]
-pub enum HandlerError {
-    #[error("invalid input: {0}")]
-    InvalidInput(String),
-    /// No verdict in contract mode (the rich result would say `status: error`).
-    #[error("no PII verdict for s3://{bucket}/{key}: {code}: {message}")]
-    NoVerdict {
-        bucket: String,
-        key: String,
-        code: String,
-        message: String,
-        retryable: bool,
-    },
-    #[error("could not serialise the result: {0}")]
-    Output(String),
-}
-
-impl From<HandlerError> for lambda_runtime::Diagnostic {
-    fn from(error: HandlerError) -> Self {
-        let error_type = match &error {
-            HandlerError::InvalidInput(_) => "TrailGuard.InvalidInput",
-            HandlerError::NoVerdict {
-                retryable: true, ..
-            } => "TrailGuard.PiiRetryable",
-            HandlerError::NoVerdict { .. } => "TrailGuard.PiiNoVerdict",
-            HandlerError::Output(_) => "TrailGuard.Internal",
-        };
-        lambda_runtime::Diagnostic {
-            error_type: error_type.into(),
-            error_message: error.to_string(),
-        }
-    }
-}
-
-pub struct PiiHandler {
-    store: Arc<dyn ObjectStore>,
-    detector: Arc<dyn PiiDetect>,
-    limits: ImageLimits,
-    rich_by_default: bool,
-}
-
-impl PiiHandler {
-    pub fn new(
-        store: Arc<dyn ObjectStore>,
-        detector: Arc<dyn PiiDetect>,
-        limits: ImageLimits,
-        rich_by_default: bool,
-    ) -> Self {
-        PiiHandler {
-            store,
-            detector,
-            limits,
-            rich_by_default,
-        }
-    }
-
-    /// Runs detection and returns the rich result (never an error).
-    pub async fn detect(&self, request: &PiiRequest) -> PiiResult {
-        detect_pii(
-            self.store.as_ref(),
-            &request.s3_bucket,
-            &request.s3_key,
-            request.media_type.as_deref(),
-            self.detector.as_ref(),
-            &self.limits,
-        )
-        .await
-    }
-
-    /// The Lambda entry: the guide's `"true"`/`"false"`, or the rich result when asked.
-    pub async fn handle(&self, payload: Value) -> Result<Value, HandlerError> {
-        let request: PiiRequest = serde_json::from_value(payload).map_err(|e| {
-            HandlerError::InvalidInput(format!(
-                "expected {{\"s3_bucket\": string, \"s3_key\": string, \"media_type\": string|null}}: {e}"
-            ))
-        })?;
-        if request.s3_bucket.is_empty() || request.s3_key.is_empty() {
-            return Err(HandlerError::InvalidInput(
-                "s3_bucket and s3_key must not be empty".into(),
-            ));
-        }
-        let result = self.detect(&request).await;
-        tracing::info!(
-            bucket = %result.s3_bucket,
-            key = %result.s3_key,
-            detector = %result.detector,
-            pii_detected = ?result.pii_detected,
-            status = ?result.status,
-            error = result.error.as_ref().map(|e| e.code.as_str()).unwrap_or_default(),
-            entities = result.entities.len(),
-            "pii checked"
-        );
-        if request.detail.unwrap_or(self.rich_by_default) {
-            return serde_json::to_value(&result).map_err(|e| HandlerError::Output(e.to_string()));
-        }
-        match result.contract_value() {
-            Some(value) => Ok(Value::String(value.into())),
-            None => {
-                let error = result
-                    .error
-                    .unwrap_or_else(|| trailguard_llm::pii::PiiErrorInfo {
-                        code: "unknown".into(),
-                        message: result.reason.clone(),
-                        retryable: false,
-                    });
-                Err(HandlerError::NoVerdict {
-                    bucket: result.s3_bucket,
-                    key: result.s3_key,
-                    code: error.code,
-                    message: error.message,
-                    retryable: error.retryable,
-                })
-            }
-        }
+/// The Lambda error for a failed invocation (Step Functions sees `error_type` as the error name,
+/// e.g. `TrailGuard.PiiRetryable`).
+pub fn diagnostic(error: HandlerError) -> lambda_runtime::Diagnostic {
+    lambda_runtime::Diagnostic {
+        error_type: error.error_type().into(),
+        error_message: error.to_string(),
     }
 }
 

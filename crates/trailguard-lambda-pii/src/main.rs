@@ -6,7 +6,7 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use trailguard_aws::{AwsSettings, BedrockApi, BedrockChat, BedrockChatConfig, S3Store};
 use trailguard_core::ports::ChatModel;
-use trailguard_lambda_pii::{init_json_logs, DetectorKind, PiiHandler, Settings};
+use trailguard_lambda_pii::{diagnostic, init_json_logs, DetectorKind, PiiHandler, Settings};
 use trailguard_llm::{PiiDetect, VisionPiiDetector};
 
 fn vision(model: Arc<dyn ChatModel>, backend: &str, settings: &Settings) -> Arc<dyn PiiDetect> {
@@ -91,7 +91,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     ));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = Arc::clone(&handler);
-        async move { handler.handle(event.payload).await }
+        async move { handler.handle(event.payload).await.map_err(diagnostic) }
     }))
     .await
 }

@@ -148,7 +148,7 @@ async fn access_denied_is_a_clear_error_in_both_modes() {
     };
     assert_eq!(code, "AccessDenied");
     assert!(!retryable);
-    let diagnostic: lambda_runtime::Diagnostic = error.into();
+    let diagnostic: lambda_runtime::Diagnostic = trailguard_lambda_pii::diagnostic(error);
     assert_eq!(diagnostic.error_type, "TrailGuard.PiiNoVerdict");
     assert!(diagnostic
         .error_message

@@ -11,6 +11,7 @@
 
 pub mod analysis;
 pub mod ask;
+pub mod handlers;
 pub mod merge;
 pub mod pii;
 pub mod policy;
@@ -23,6 +24,9 @@ pub use analysis::{
     DEFAULT_LOG_MODEL_ID,
 };
 pub use ask::{converse_validated, ModelFailure, RepairPolicy, Validated};
+pub use handlers::{
+    AnalysisHandlerError, LogAnalysisHandler, PiiHandler, PiiHandlerError, PiiRequest,
+};
 pub use pii::{
     detect_pii, ImageInput, ImageKind, ImageLimits, OfflinePiiAdapter, PiiDetect, PiiDetectError,
     PiiFinding, PiiResult, PiiStatus, VisionPiiDetector, DEFAULT_IMAGE_MODEL_ID,
