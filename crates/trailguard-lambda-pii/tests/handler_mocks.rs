@@ -281,3 +281,46 @@ fn settings_come_from_the_environment() {
     assert!(Settings::from_lookup(|n| (n == "PII_MAX_MODEL_SIDE").then(|| "-1".into())).is_err());
     assert!(Settings::from_lookup(|n| (n == "PII_DETECTOR").then(|| "magic".into())).is_err());
 }
+
+#[tokio::test]
+async fn rich_mode_still_fails_retryable_errors_so_the_workflow_can_retry() {
+    // Throttled on every attempt: no verdict, and a transient one.
+    let converse = mock!(aws_sdk_bedrockruntime::Client::converse)
+        .sequence()
+        .http_response(|| bedrock_error(429, "ThrottlingException"))
+        .times(3)
+        .build();
+    let image = png(32, 32);
+    let get = mock!(aws_sdk_s3::Client::get_object).then_output(move || s3_object(image.clone()));
+    let error = handler(&[&get], &[&converse], true)
+        .handle(input())
+        .await
+        .unwrap_err();
+    let diagnostic = trailguard_lambda_pii::diagnostic(error);
+    assert_eq!(diagnostic.error_type, "TrailGuard.PiiRetryable");
+    assert_eq!(converse.num_calls(), 3);
+}
+
+#[tokio::test]
+async fn the_version_named_in_the_request_is_the_one_checked() {
+    let image = png(32, 32);
+    let get = mock!(aws_sdk_s3::Client::get_object)
+        .match_requests(|request| request.version_id() == Some("v1-with-pii"))
+        .then_output(move || s3_object(image.clone()));
+    let converse = mock!(aws_sdk_bedrockruntime::Client::converse).then_output(|| {
+        converse_text(r#"{"pii_detected": false, "entities": [], "reason": "a landscape"}"#)
+    });
+    let mut request = input();
+    request["version_id"] = json!("v1-with-pii");
+    let out = handler(&[&get], &[&converse], true)
+        .handle(request)
+        .await
+        .unwrap();
+    assert_eq!(
+        get.num_calls(),
+        1,
+        "GetObject must carry the event's VersionId"
+    );
+    assert_eq!(out["s3_version_id"], "v1-with-pii");
+    assert_eq!(out["pii_detected"], false);
+}

@@ -9,8 +9,9 @@ use serde_json::Value;
 use trailguard_core::ports::{ChatModel, ObjectStore};
 use trailguard_detect::{Detector, DetectorOptions};
 
+use crate::pii::detect_pii_version;
 use crate::pii::PiiErrorInfo;
-use crate::{analyze_event, detect_pii, AnalysisConfig, ImageLimits, PiiDetect, PiiResult};
+use crate::{analyze_event, AnalysisConfig, ImageLimits, PiiDetect, PiiResult};
 
 /// Why a log-analysis invocation failed. Only input that is not an event fails; model trouble
 /// never does.
@@ -91,6 +92,9 @@ pub struct PiiRequest {
     pub s3_key: String,
     #[serde(default)]
     pub media_type: Option<String>,
+    /// The object version to check (S3 `VersionId`, from the event); `None`: the current one.
+    #[serde(default)]
+    pub version_id: Option<String>,
     /// Ask for the rich result for this invocation.
     #[serde(default)]
     pub detail: Option<bool>,
@@ -152,10 +156,11 @@ impl PiiHandler {
 
     /// Runs detection and returns the rich result (never an error).
     pub async fn detect(&self, request: &PiiRequest) -> PiiResult {
-        detect_pii(
+        detect_pii_version(
             self.store.as_ref(),
             &request.s3_bucket,
             &request.s3_key,
+            request.version_id.as_deref().filter(|v| !v.is_empty()),
             request.media_type.as_deref(),
             self.detector.as_ref(),
             &self.limits,
@@ -186,13 +191,17 @@ impl PiiHandler {
             entities = result.entities.len(),
             "pii checked"
         );
-        if request.detail.unwrap_or(self.rich_by_default) {
+        let rich = request.detail.unwrap_or(self.rich_by_default);
+        // A transient failure (throttling, unavailable) fails the invocation in both modes, so
+        // the workflow's Retry on TrailGuard.PiiRetryable can act; other errors are results.
+        let retryable = result.error.as_ref().is_some_and(|e| e.retryable);
+        if rich && !retryable {
             return serde_json::to_value(&result)
                 .map_err(|e| PiiHandlerError::Output(e.to_string()));
         }
         match result.contract_value() {
-            Some(value) => Ok(Value::String(value.into())),
-            None => {
+            Some(value) if !rich => Ok(Value::String(value.into())),
+            _ => {
                 let error = result.error.unwrap_or_else(|| PiiErrorInfo {
                     code: "unknown".into(),
                     message: result.reason.clone(),

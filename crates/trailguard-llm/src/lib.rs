@@ -28,8 +28,9 @@ pub use handlers::{
     AnalysisHandlerError, LogAnalysisHandler, PiiHandler, PiiHandlerError, PiiRequest,
 };
 pub use pii::{
-    detect_pii, ImageInput, ImageKind, ImageLimits, OfflinePiiAdapter, PiiDetect, PiiDetectError,
-    PiiFinding, PiiResult, PiiStatus, VisionPiiDetector, DEFAULT_IMAGE_MODEL_ID,
+    detect_pii, detect_pii_version, ImageInput, ImageKind, ImageLimits, OfflinePiiAdapter,
+    PiiDetect, PiiDetectError, PiiFinding, PiiResult, PiiStatus, VisionPiiDetector,
+    DEFAULT_IMAGE_MODEL_ID,
 };
 pub use policy::{AskConfig, AskPolicy};
 pub use prompt::{InferenceParams, PromptOptions};

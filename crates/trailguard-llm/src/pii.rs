@@ -509,6 +509,9 @@ pub struct PiiResult {
     pub error: Option<PiiErrorInfo>,
     pub s3_bucket: String,
     pub s3_key: String,
+    /// The object version checked (from the event), when one was named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_version_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_type_declared: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -550,6 +553,29 @@ pub async fn detect_pii(
     detector: &dyn PiiDetect,
     limits: &ImageLimits,
 ) -> PiiResult {
+    detect_pii_version(
+        store,
+        bucket,
+        key,
+        None,
+        declared_media_type,
+        detector,
+        limits,
+    )
+    .await
+}
+
+/// [`detect_pii`] for one version of the object: the version the event names, so that an
+/// overwrite between upload and check cannot make us judge (and then delete) the wrong bytes.
+pub async fn detect_pii_version(
+    store: &dyn ObjectStore,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    declared_media_type: Option<&str>,
+    detector: &dyn PiiDetect,
+    limits: &ImageLimits,
+) -> PiiResult {
     let declared = declared_media_type
         .filter(|d| !d.trim().is_empty())
         .map(normalise_media_type);
@@ -562,13 +588,14 @@ pub async fn detect_pii(
         error: None,
         s3_bucket: bucket.to_string(),
         s3_key: key.to_string(),
+        s3_version_id: version_id.map(str::to_string),
         media_type_declared: declared.clone(),
         media_type_detected: None,
         media_type_mismatch: false,
         model_calls: 0,
         sent_image_size: None,
     };
-    let object = match store.get_object(bucket, key).await {
+    let object = match store.get_object_version(bucket, key, version_id).await {
         Ok(object) => object,
         Err(error) => {
             return result.error(PiiDetectError::from_port(
