@@ -14,17 +14,7 @@ export OMP_THREAD_LIMIT=1   # Tesseract: one thread per OCR call, steady timings
 
 step() { printf '\n==> %s\n' "$*"; }
 
-# System packages for OCR (offline PII detector), face cascades, fonts and Pillow for the image generator.
-packages=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-kor libtesseract-dev libleptonica-dev clang
-  libclang-dev pkg-config opencv-data fonts-nanum fonts-dejavu-core fonts-liberation2 python3-pil python3-venv)
-missing=()
-for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if ((${#missing[@]})); then
-  step "apt-get install ${missing[*]}"
-  sudo=""; [[ $(id -u) -ne 0 ]] && sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+bash scripts/system-deps.sh --test
 
 step "local services (moto for S3/SNS on 127.0.0.1)"
 bash scripts/test-services.sh start

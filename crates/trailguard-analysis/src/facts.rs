@@ -68,6 +68,40 @@ impl<'a> TargetParams<'a> {
     }
 }
 
+/// The keys of [`TargetParams`], in its field order.
+const TARGET_KEYS: [&str; 15] = [
+    "userName",
+    "roleName",
+    "groupName",
+    "policyArn",
+    "trailName",
+    "secretId",
+    "keyId",
+    "instanceId",
+    "snapshotId",
+    "imageId",
+    "groupId",
+    "functionName",
+    "detectorId",
+    "logGroupName",
+    "name",
+];
+
+/// The first non-empty target parameter; a quick read of the common case, serde for the rest.
+fn target_resource(request_parameters: &str) -> Option<String> {
+    match trailguard_events::object_str_fields(request_parameters, TARGET_KEYS) {
+        Some(values) => values
+            .into_iter()
+            .flatten()
+            .find(|value| !value.is_empty())
+            .map(str::to_string),
+        None => serde_json::from_str::<TargetParams<'_>>(request_parameters)
+            .ok()
+            .and_then(TargetParams::first)
+            .map(Cow::into_owned),
+    }
+}
+
 fn owned(value: Option<&str>) -> Option<String> {
     value.filter(|v| !v.is_empty()).map(str::to_string)
 }
@@ -83,7 +117,7 @@ fn event_source(kind: EventKind) -> EventSource {
 
 /// The facts of one event, all read from the event itself.
 pub fn facts_from_event(event: &Event<'_>) -> EventFacts {
-    let object = event.s3_object();
+    let (object, bucket) = event.s3_object_or_bucket();
     let mut facts = EventFacts {
         source: Some(event_source(event.kind())),
         action: owned(event.event_name()),
@@ -102,7 +136,7 @@ pub fn facts_from_event(event: &Event<'_>) -> EventFacts {
             facts.s3_key = Some(object.key.to_string());
             facts.declared_content_type = object.content_type.as_deref().map(str::to_string);
         }
-        None => facts.s3_bucket = event.s3_bucket().map(Cow::into_owned),
+        None => facts.s3_bucket = bucket.map(Cow::into_owned),
     }
 
     match event {
@@ -119,9 +153,7 @@ pub fn facts_from_event(event: &Event<'_>) -> EventFacts {
             if facts.s3_bucket.is_none() {
                 facts.resource = record
                     .request_parameters
-                    .and_then(|raw| serde_json::from_str::<TargetParams<'_>>(raw.get()).ok())
-                    .and_then(TargetParams::first)
-                    .map(Cow::into_owned)
+                    .and_then(|raw| target_resource(raw.get()))
                     .or_else(|| {
                         record
                             .resources
@@ -147,4 +179,47 @@ pub fn facts_from_event(event: &Event<'_>) -> EventFacts {
         }
     }
     facts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The quick read gives what serde gives, on every request of the shared data and on
+    /// shapes only serde can judge.
+    #[test]
+    fn target_resource_matches_serde() {
+        let serde_only = |text: &str| {
+            serde_json::from_str::<TargetParams<'_>>(text)
+                .ok()
+                .and_then(TargetParams::first)
+                .map(Cow::into_owned)
+        };
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/data/cloudtrail/panther/labelled_tests_aws_cloudtrail.jsonl"
+        );
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let mut checked = 0;
+        for line in text.lines() {
+            let case: serde_json::Value = serde_json::from_str(line).unwrap();
+            if let Some(params) = case.pointer("/log/requestParameters") {
+                let params = params.to_string();
+                assert_eq!(target_resource(&params), serde_only(&params), "{params}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 300, "{checked}");
+        for text in [
+            r#"["positional"]"#,
+            r#"{"userName":"","roleName":"r"}"#,
+            r#"{"userName":5,"roleName":"r"}"#,
+            r#"{"userName":"a\"b"}"#,
+            r#"{"name":"n","name":"m"}"#,
+            r#"{"keyId":null,"name":"n"}"#,
+            "null",
+        ] {
+            assert_eq!(target_resource(text), serde_only(text), "{text}");
+        }
+    }
 }

@@ -184,6 +184,8 @@ fn main() {
             "AlertTopicArn".to_string(),
             "arn:aws:sns:us-east-1:123456789012:alerts".to_string(),
         ),
+        ("PiiAction".to_string(), "delete".to_string()),
+        ("QuarantineBucketName".to_string(), "quarantine".to_string()),
     ]);
     let machine = StateMachine::from_json(DEFINITION, &substitutions).unwrap();
     let runner = Runner::new(machine, bindings())

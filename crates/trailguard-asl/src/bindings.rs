@@ -519,7 +519,9 @@ impl TaskHandler for SnsBinding {
     }
 }
 
-/// `aws-sdk:s3:*` (and the Map ItemReader's `s3:getObject`) on an [`ObjectStore`].
+/// `aws-sdk:s3:*` (and the Map ItemReader's `s3:getObject`) on an [`ObjectStore`]:
+/// getObject, headObject, deleteObject, copyObject and putObjectTagging, each with `VersionId`
+/// (copyObject: `?versionId=` in `CopySource`) as S3 takes it.
 pub struct S3Binding {
     pub store: Arc<dyn ObjectStore>,
 }
@@ -531,6 +533,108 @@ fn required<'a>(arguments: &'a Value, key: &str) -> Result<&'a str, TaskError> {
             format!("{key} is required (Service: S3, Status Code: 400)"),
         )
     })
+}
+
+fn optional<'a>(arguments: &'a Value, key: &str) -> Result<Option<&'a str>, TaskError> {
+    match arguments.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(TaskError::new(
+            "S3.S3Exception",
+            format!("{key} must be a string (Service: S3, Status Code: 400)"),
+        )),
+    }
+}
+
+/// Decodes `%XX` escapes (and `+` as a space when `plus_is_space`, as in a query string).
+fn percent_decode(text: &str, plus_is_space: bool) -> Result<String, TaskError> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| {
+                        TaskError::new(
+                            "S3.S3Exception",
+                            format!(
+                                "invalid URL encoding in {text:?} (Service: S3, Status Code: 400)"
+                            ),
+                        )
+                    })?;
+                out.push(hex);
+                i += 3;
+            }
+            b'+' if plus_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            other => {
+                out.push(other);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|_| {
+        TaskError::new(
+            "S3.S3Exception",
+            format!("{text:?} does not decode to UTF-8 (Service: S3, Status Code: 400)"),
+        )
+    })
+}
+
+/// `CopySource`: `[/]bucket/url-encoded-key[?versionId=ID]` → (bucket, key, version).
+fn parse_copy_source(source: &str) -> Result<(String, String, Option<String>), TaskError> {
+    let source = source.trim_start_matches('/');
+    let (path, version) = match source.split_once("?versionId=") {
+        Some((path, version)) => (path, Some(percent_decode(version, false)?)),
+        None => (source, None),
+    };
+    let decoded = percent_decode(path, false)?;
+    let (bucket, key) = decoded
+        .split_once('/')
+        .filter(|(bucket, key)| !bucket.is_empty() && !key.is_empty())
+        .ok_or_else(|| {
+            TaskError::new(
+                "S3.S3Exception",
+                "CopySource must be bucket/key[?versionId=ID] (Service: S3, Status Code: 400)",
+            )
+        })?;
+    Ok((bucket.to_string(), key.to_string(), version))
+}
+
+/// The `Tagging` argument: URL query parameters `k1=v1&k2=v2`.
+fn parse_tagging(text: &str) -> Result<Vec<(String, String)>, TaskError> {
+    text.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Ok((percent_decode(key, true)?, percent_decode(value, true)?))
+        })
+        .collect()
+}
+
+fn s3_not_found(error: &PortError) -> TaskError {
+    // HeadObject and GetObject name a missing key or version NoSuchKey in the SDK Step Functions uses.
+    TaskError::new(
+        "S3.NoSuchKeyException",
+        format!(
+            "{} (Service: S3, Status Code: 404, Request ID: local)",
+            error.message
+        ),
+    )
+}
+
+fn s3_error(error: PortError) -> TaskError {
+    if error.kind == PortErrorKind::NotFound && error.code.as_deref() != Some("NoSuchBucket") {
+        s3_not_found(&error)
+    } else {
+        sdk_error("S3", &error)
+    }
 }
 
 #[async_trait]
@@ -546,16 +650,12 @@ impl TaskHandler for S3Binding {
         match action {
             "getObject" => {
                 let key = required(&arguments, "Key")?;
-                let object = self.store.get_object(bucket, key).await.map_err(|e| {
-                    if e.kind == PortErrorKind::NotFound {
-                        TaskError::new(
-                            "S3.NoSuchKeyException",
-                            "The specified key does not exist. (Service: S3, Status Code: 404, Request ID: local)",
-                        )
-                    } else {
-                        sdk_error("S3", &e)
-                    }
-                })?;
+                let version = optional(&arguments, "VersionId")?;
+                let object = self
+                    .store
+                    .get_object_version(bucket, key, version)
+                    .await
+                    .map_err(s3_error)?;
                 let mut out = Map::new();
                 out.insert(
                     "Body".into(),
@@ -573,26 +673,79 @@ impl TaskHandler for S3Binding {
                 }
                 Ok(Value::Object(out))
             }
+            "headObject" => {
+                let key = required(&arguments, "Key")?;
+                let version = optional(&arguments, "VersionId")?;
+                let head = self
+                    .store
+                    .head_object(bucket, key, version)
+                    .await
+                    .map_err(s3_error)?;
+                let mut out = Map::new();
+                out.insert("ContentLength".into(), json!(head.content_length));
+                if let Some(t) = head.content_type {
+                    out.insert("ContentType".into(), Value::String(t));
+                }
+                if let Some(e) = head.etag {
+                    out.insert("ETag".into(), Value::String(e));
+                }
+                if let Some(v) = head.version_id {
+                    out.insert("VersionId".into(), Value::String(v));
+                }
+                Ok(Value::Object(out))
+            }
             "deleteObject" => {
                 let key = required(&arguments, "Key")?;
+                let version = optional(&arguments, "VersionId")?;
                 self.store
-                    .delete_object(bucket, key)
+                    .delete_object_version(bucket, key, version)
                     .await
                     .map_err(|e| sdk_error("S3", &e))?;
-                Ok(json!({}))
+                Ok(match version {
+                    Some(v) => json!({ "VersionId": v }),
+                    None => json!({}),
+                })
             }
             "copyObject" => {
                 let key = required(&arguments, "Key")?;
-                let source = required(&arguments, "CopySource")?;
-                let source = source.trim_start_matches('/');
-                let (source_bucket, source_key) = source.split_once('/').ok_or_else(|| {
-                    TaskError::new("S3.S3Exception", "CopySource must be bucket/key")
-                })?;
+                let (source_bucket, source_key, source_version) =
+                    parse_copy_source(required(&arguments, "CopySource")?)?;
+                let replace_tags = match optional(&arguments, "TaggingDirective")? {
+                    None | Some("COPY") => false,
+                    Some("REPLACE") => true,
+                    Some(other) => {
+                        return Err(TaskError::new(
+                            "S3.S3Exception",
+                            format!("TaggingDirective {other:?} must be COPY or REPLACE (Service: S3, Status Code: 400)"),
+                        ))
+                    }
+                };
+                let tags = match optional(&arguments, "Tagging")? {
+                    Some(text) => parse_tagging(text)?,
+                    None => Vec::new(),
+                };
                 self.store
-                    .copy_object(source_bucket, source_key, bucket, key)
+                    .copy_object_version(
+                        &source_bucket,
+                        &source_key,
+                        source_version.as_deref(),
+                        bucket,
+                        key,
+                    )
                     .await
-                    .map_err(|e| sdk_error("S3", &e))?;
-                Ok(json!({ "CopyObjectResult": {} }))
+                    .map_err(s3_error)?;
+                if replace_tags {
+                    self.store
+                        .put_object_tagging(bucket, key, &tags)
+                        .await
+                        .map_err(|e| sdk_error("S3", &e))?;
+                }
+                let mut out = Map::new();
+                out.insert("CopyObjectResult".into(), json!({}));
+                if let Some(v) = source_version {
+                    out.insert("CopySourceVersionId".into(), Value::String(v));
+                }
+                Ok(Value::Object(out))
             }
             "putObjectTagging" => {
                 let key = required(&arguments, "Key")?;
@@ -624,7 +777,7 @@ impl TaskHandler for S3Binding {
     fn supports(&self, resource: &str, _function_name: Option<&str>) -> bool {
         matches!(
             resource.rsplit(':').next(),
-            Some("getObject" | "deleteObject" | "copyObject" | "putObjectTagging")
+            Some("getObject" | "headObject" | "deleteObject" | "copyObject" | "putObjectTagging")
         )
     }
 }
@@ -880,6 +1033,32 @@ mod tests {
         );
         assert_eq!(function_name("my-fn"), "my-fn");
         assert_eq!(function_name("123456789012:function:my-fn"), "my-fn");
+    }
+
+    #[test]
+    fn copy_source_and_tagging_decode_like_s3() {
+        assert_eq!(
+            parse_copy_source("/uploads/photos%2Fa%20b%2Bc.jpg?versionId=v%2B1").unwrap(),
+            (
+                "uploads".into(),
+                "photos/a b+c.jpg".into(),
+                Some("v+1".into())
+            )
+        );
+        assert_eq!(
+            parse_copy_source("uploads/k").unwrap(),
+            ("uploads".into(), "k".into(), None)
+        );
+        assert!(parse_copy_source("uploads").is_err());
+        assert!(parse_copy_source("uploads/%zz").is_err());
+        assert_eq!(
+            parse_tagging("a=1&reason=pii+found&e=EMAIL%2BPHONE").unwrap(),
+            vec![
+                ("a".into(), "1".into()),
+                ("reason".into(), "pii found".into()),
+                ("e".into(), "EMAIL+PHONE".into())
+            ]
+        );
     }
 
     #[test]

@@ -6,49 +6,211 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use trailguard_core::ports::{
-    ChatModel, ChatRequest, ChatResponse, Notifier, ObjectStore, PortError, PortErrorKind,
-    StoredObject,
+    ChatModel, ChatRequest, ChatResponse, Notifier, ObjectHead, ObjectStore, PortError,
+    PortErrorKind, StoredObject,
 };
 
+type Tags = Vec<(String, String)>;
+
+/// One version of a key: an object with its tags, or a delete marker.
+#[derive(Debug, Clone)]
+struct Version {
+    id: String,
+    object: Option<(StoredObject, Tags)>,
+}
+
+#[derive(Default)]
+struct Buckets {
+    /// Oldest first; the last entry is the current version.
+    keys: HashMap<(String, String), Vec<Version>>,
+    next_version: u64,
+}
+
 /// Objects in memory, keyed by (bucket, key); records every deletion.
+///
+/// [`MemoryStore::new`] behaves like an unversioned bucket (version id `"null"`, a delete removes
+/// the object); [`MemoryStore::versioned`] like a bucket with versioning enabled (each write adds a
+/// version `v1`, `v2`, ...; a delete without a version id adds a delete marker and keeps the data).
 #[derive(Default)]
 pub struct MemoryStore {
-    objects: Mutex<HashMap<(String, String), StoredObject>>,
+    versioned: bool,
+    buckets: Mutex<Buckets>,
     deleted: Mutex<Vec<(String, String)>>,
+    deleted_versions: Mutex<Vec<(String, String, Option<String>)>>,
+}
+
+fn id(bucket: &str, key: &str) -> (String, String) {
+    (bucket.to_string(), key.to_string())
+}
+
+// S3's own messages (which name neither bucket nor key).
+fn no_such_key() -> PortError {
+    PortError::new(PortErrorKind::NotFound, "The specified key does not exist.")
+        .with_code("NoSuchKey")
+}
+
+fn no_such_version() -> PortError {
+    PortError::new(
+        PortErrorKind::NotFound,
+        "The specified version does not exist.",
+    )
+    .with_code("NoSuchVersion")
+}
+
+impl Buckets {
+    /// The current object (not a delete marker) or the named version.
+    fn find(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<(StoredObject, Tags), PortError> {
+        let versions = self.keys.get(&id(bucket, key));
+        match version {
+            None => versions
+                .and_then(|v| v.last())
+                .and_then(|v| v.object.clone())
+                .ok_or_else(no_such_key),
+            Some(wanted) => match versions.and_then(|v| v.iter().find(|v| v.id == wanted)) {
+                Some(Version {
+                    object: Some(object),
+                    ..
+                }) => Ok(object.clone()),
+                Some(_) => Err(PortError::new(
+                    PortErrorKind::InvalidInput,
+                    format!("version {wanted} of s3://{bucket}/{key} is a delete marker"),
+                )
+                .with_code("MethodNotAllowed")),
+                None => Err(no_such_version()),
+            },
+        }
+    }
 }
 
 impl MemoryStore {
+    /// An unversioned bucket.
     pub fn new() -> Self {
         Self::default()
     }
 
-    pub fn insert(&self, bucket: &str, key: &str, bytes: &[u8], content_type: Option<&str>) {
-        if let Ok(mut objects) = self.objects.lock() {
-            objects.insert(
-                (bucket.to_string(), key.to_string()),
-                StoredObject {
-                    bytes: bytes.to_vec(),
-                    content_type: content_type.map(str::to_string),
-                    etag: Some(format!("\"{:x}\"", bytes.len())),
-                    version_id: None,
-                },
-            );
+    /// A bucket with versioning enabled.
+    pub fn versioned() -> Self {
+        MemoryStore {
+            versioned: true,
+            ..Self::default()
         }
     }
 
+    fn write(
+        &self,
+        bucket: &str,
+        key: &str,
+        mut object: StoredObject,
+        tags: Tags,
+    ) -> Result<String, PortError> {
+        let mut buckets = self.buckets.lock().map_err(|_| poisoned())?;
+        let version_id = if self.versioned {
+            buckets.next_version += 1;
+            format!("v{}", buckets.next_version)
+        } else {
+            "null".to_string()
+        };
+        object.version_id = Some(version_id.clone());
+        let versions = buckets.keys.entry(id(bucket, key)).or_default();
+        if !self.versioned {
+            versions.clear();
+        }
+        versions.push(Version {
+            id: version_id.clone(),
+            object: Some((object, tags)),
+        });
+        Ok(version_id)
+    }
+
+    /// Writes an object; returns its version id (`"null"` when unversioned).
+    pub fn insert(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: &[u8],
+        content_type: Option<&str>,
+    ) -> String {
+        let object = StoredObject {
+            bytes: bytes.to_vec(),
+            content_type: content_type.map(str::to_string),
+            etag: Some(format!("\"{:x}\"", bytes.len())),
+            version_id: None,
+        };
+        self.write(bucket, key, object, Vec::new())
+            .unwrap_or_default()
+    }
+
+    /// Whether the key has a current object (not deleted, not a delete marker).
     pub fn contains(&self, bucket: &str, key: &str) -> bool {
-        self.objects
+        self.buckets
             .lock()
-            .map(|o| o.contains_key(&(bucket.to_string(), key.to_string())))
+            .map(|b| b.find(bucket, key, None).is_ok())
             .unwrap_or(false)
     }
 
+    /// Whether the version still exists and holds data (a delete marker does not).
+    pub fn has_version(&self, bucket: &str, key: &str, version: &str) -> bool {
+        self.buckets
+            .lock()
+            .map(|b| b.find(bucket, key, Some(version)).is_ok())
+            .unwrap_or(false)
+    }
+
+    /// Version ids of a key, oldest first, delete markers included.
+    pub fn versions(&self, bucket: &str, key: &str) -> Vec<String> {
+        self.buckets
+            .lock()
+            .map(|b| {
+                b.keys
+                    .get(&id(bucket, key))
+                    .map(|v| v.iter().map(|v| v.id.clone()).collect())
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The current object's bytes.
+    pub fn bytes(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        self.buckets
+            .lock()
+            .ok()
+            .and_then(|b| b.find(bucket, key, None).ok())
+            .map(|(object, _)| object.bytes)
+    }
+
+    /// Removes every version of a key at once, as someone else would (not recorded as a delete).
+    pub fn remove(&self, bucket: &str, key: &str) {
+        if let Ok(mut buckets) = self.buckets.lock() {
+            buckets.keys.remove(&id(bucket, key));
+        }
+    }
+
+    /// Every delete call, as (bucket, key).
     pub fn deleted(&self) -> Vec<(String, String)> {
         self.deleted.lock().map(|d| d.clone()).unwrap_or_default()
     }
 
-    pub fn tags(&self, _bucket: &str, _key: &str) -> Vec<(String, String)> {
-        Vec::new()
+    /// Every delete call, as (bucket, key, version id given).
+    pub fn deleted_versions(&self) -> Vec<(String, String, Option<String>)> {
+        self.deleted_versions
+            .lock()
+            .map(|d| d.clone())
+            .unwrap_or_default()
+    }
+
+    /// The current object's tags (empty when it has none or does not exist).
+    pub fn tags(&self, bucket: &str, key: &str) -> Vec<(String, String)> {
+        self.buckets
+            .lock()
+            .ok()
+            .and_then(|b| b.find(bucket, key, None).ok())
+            .map(|(_, tags)| tags)
+            .unwrap_or_default()
     }
 }
 
@@ -59,14 +221,34 @@ fn poisoned() -> PortError {
 #[async_trait]
 impl ObjectStore for MemoryStore {
     async fn get_object(&self, bucket: &str, key: &str) -> Result<StoredObject, PortError> {
-        let objects = self.objects.lock().map_err(|_| poisoned())?;
-        objects
-            .get(&(bucket.to_string(), key.to_string()))
-            .cloned()
-            .ok_or_else(|| {
-                PortError::new(PortErrorKind::NotFound, "The specified key does not exist.")
-                    .with_code("NoSuchKey")
-            })
+        self.get_object_version(bucket, key, None).await
+    }
+
+    async fn get_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<StoredObject, PortError> {
+        let buckets = self.buckets.lock().map_err(|_| poisoned())?;
+        buckets
+            .find(bucket, key, version_id)
+            .map(|(object, _)| object)
+    }
+
+    async fn head_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<ObjectHead, PortError> {
+        let object = self.get_object_version(bucket, key, version_id).await?;
+        Ok(ObjectHead {
+            content_length: object.bytes.len() as u64,
+            content_type: object.content_type,
+            etag: object.etag,
+            version_id: object.version_id,
+        })
     }
 
     async fn put_object(
@@ -81,14 +263,46 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), PortError> {
-        self.objects
-            .lock()
-            .map_err(|_| poisoned())?
-            .remove(&(bucket.to_string(), key.to_string()));
+        self.delete_object_version(bucket, key, None).await
+    }
+
+    async fn delete_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<(), PortError> {
+        {
+            let mut buckets = self.buckets.lock().map_err(|_| poisoned())?;
+            let mut marker = None;
+            if version_id.is_none() && self.versioned {
+                buckets.next_version += 1;
+                marker = Some(format!("v{}", buckets.next_version));
+            }
+            let versions = buckets.keys.entry(id(bucket, key)).or_default();
+            match (version_id, marker) {
+                // A versioned bucket keeps the data and adds a delete marker.
+                (None, Some(marker)) => versions.push(Version {
+                    id: marker,
+                    object: None,
+                }),
+                (None, None) => versions.clear(),
+                // Deleting a version that does not exist succeeds, as on S3.
+                (Some(wanted), _) => versions.retain(|v| v.id != wanted),
+            }
+            if versions.is_empty() {
+                buckets.keys.remove(&id(bucket, key));
+            }
+        }
         self.deleted
             .lock()
             .map_err(|_| poisoned())?
-            .push((bucket.to_string(), key.to_string()));
+            .push(id(bucket, key));
+        self.deleted_versions.lock().map_err(|_| poisoned())?.push((
+            bucket.to_string(),
+            key.to_string(),
+            version_id.map(str::to_string),
+        ));
         Ok(())
     }
 
@@ -99,11 +313,25 @@ impl ObjectStore for MemoryStore {
         target_bucket: &str,
         target_key: &str,
     ) -> Result<(), PortError> {
-        let object = self.get_object(source_bucket, source_key).await?;
-        self.objects
-            .lock()
-            .map_err(|_| poisoned())?
-            .insert((target_bucket.to_string(), target_key.to_string()), object);
+        self.copy_object_version(source_bucket, source_key, None, target_bucket, target_key)
+            .await
+    }
+
+    async fn copy_object_version(
+        &self,
+        source_bucket: &str,
+        source_key: &str,
+        source_version_id: Option<&str>,
+        target_bucket: &str,
+        target_key: &str,
+    ) -> Result<(), PortError> {
+        let (object, tags) = self.buckets.lock().map_err(|_| poisoned())?.find(
+            source_bucket,
+            source_key,
+            source_version_id,
+        )?;
+        // S3's default directives copy the content type and the tags.
+        self.write(target_bucket, target_key, object, tags)?;
         Ok(())
     }
 
@@ -111,15 +339,23 @@ impl ObjectStore for MemoryStore {
         &self,
         bucket: &str,
         key: &str,
-        _tags: &[(String, String)],
+        tags: &[(String, String)],
     ) -> Result<(), PortError> {
-        if !self.contains(bucket, key) {
+        if tags.len() > 10 {
             return Err(PortError::new(
-                PortErrorKind::NotFound,
-                "The specified key does not exist.",
+                PortErrorKind::InvalidInput,
+                format!("{} tags; S3 allows at most 10", tags.len()),
             )
-            .with_code("NoSuchKey"));
+            .with_code("InvalidTag"));
         }
+        let mut buckets = self.buckets.lock().map_err(|_| poisoned())?;
+        let current = buckets
+            .keys
+            .get_mut(&id(bucket, key))
+            .and_then(|v| v.last_mut())
+            .and_then(|v| v.object.as_mut())
+            .ok_or_else(no_such_key)?;
+        current.1 = tags.to_vec();
         Ok(())
     }
 }

@@ -28,6 +28,11 @@ fn substitutions() -> HashMap<String, String> {
             "AlertTopicArn".to_string(),
             "arn:aws:sns:us-east-1:123456789012:trailguard-alerts".to_string(),
         ),
+        ("PiiAction".to_string(), "delete".to_string()),
+        (
+            "QuarantineBucketName".to_string(),
+            "trailguard-quarantine".to_string(),
+        ),
     ])
 }
 

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Tag, Tagging};
-use trailguard_core::ports::{ObjectStore, PortError, PortErrorKind, StoredObject};
+use trailguard_core::ports::{ObjectHead, ObjectStore, PortError, PortErrorKind, StoredObject};
 
 use crate::error::{malformed, port_error_from_sdk};
 
@@ -33,6 +33,23 @@ impl S3Store {
     }
 }
 
+/// `CopySource` is `bucket/key[?versionId=ID]` with the key and version URL-encoded ('/' kept).
+fn copy_source_version(bucket: &str, key: &str, version_id: Option<&str>) -> String {
+    let mut source = copy_source(bucket, key);
+    if let Some(version) = version_id {
+        source.push_str("?versionId=");
+        for byte in version.bytes() {
+            match byte {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    source.push(char::from(byte))
+                }
+                other => source.push_str(&format!("%{other:02X}")),
+            }
+        }
+    }
+    source
+}
+
 /// `CopySource` is `bucket/key` with the key URL-encoded ('/' kept).
 fn copy_source(bucket: &str, key: &str) -> String {
     let mut encoded = String::with_capacity(bucket.len() + key.len() + 1);
@@ -52,12 +69,22 @@ fn copy_source(bucket: &str, key: &str) -> String {
 #[async_trait]
 impl ObjectStore for S3Store {
     async fn get_object(&self, bucket: &str, key: &str) -> Result<StoredObject, PortError> {
+        self.get_object_version(bucket, key, None).await
+    }
+
+    async fn get_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<StoredObject, PortError> {
         const OP: &str = "s3:GetObject";
         let output = self
             .client
             .get_object()
             .bucket(bucket)
             .key(key)
+            .set_version_id(version_id.map(str::to_owned))
             .send()
             .await
             .map_err(|error| port_error_from_sdk(OP, &error))?;
@@ -112,20 +139,61 @@ impl ObjectStore for S3Store {
         Ok(())
     }
 
+    async fn head_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<ObjectHead, PortError> {
+        let output = self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|error| port_error_from_sdk("s3:HeadObject", &error))?;
+        Ok(ObjectHead {
+            content_length: output
+                .content_length()
+                .and_then(|length| u64::try_from(length).ok())
+                .unwrap_or(0),
+            content_type: output.content_type().map(str::to_owned),
+            etag: output.e_tag().map(str::to_owned),
+            version_id: output.version_id().map(str::to_owned),
+        })
+    }
+
     async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), PortError> {
+        self.delete_object_version(bucket, key, None).await
+    }
+
+    /// With a version id: `s3:DeleteObjectVersion`, which removes that version for good.
+    async fn delete_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<(), PortError> {
         match self
             .client
             .delete_object()
             .bucket(bucket)
             .key(key)
+            .set_version_id(version_id.map(str::to_owned))
             .send()
             .await
         {
             Ok(_) => Ok(()),
             Err(error) => {
                 let port_error = port_error_from_sdk("s3:DeleteObject", &error);
-                // S3 itself answers 204 for a missing key; some compatible stores say NoSuchKey.
-                if port_error.code.as_deref() == Some("NoSuchKey") {
+                // S3 itself answers 204 for a missing key or version; some compatible stores
+                // say NoSuchKey / NoSuchVersion.
+                if matches!(
+                    port_error.code.as_deref(),
+                    Some("NoSuchKey" | "NoSuchVersion")
+                ) {
                     Ok(())
                 } else {
                     Err(port_error)
@@ -141,9 +209,25 @@ impl ObjectStore for S3Store {
         target_bucket: &str,
         target_key: &str,
     ) -> Result<(), PortError> {
+        self.copy_object_version(source_bucket, source_key, None, target_bucket, target_key)
+            .await
+    }
+
+    async fn copy_object_version(
+        &self,
+        source_bucket: &str,
+        source_key: &str,
+        source_version_id: Option<&str>,
+        target_bucket: &str,
+        target_key: &str,
+    ) -> Result<(), PortError> {
         self.client
             .copy_object()
-            .copy_source(copy_source(source_bucket, source_key))
+            .copy_source(copy_source_version(
+                source_bucket,
+                source_key,
+                source_version_id,
+            ))
             .bucket(target_bucket)
             .key(target_key)
             .send()
@@ -194,7 +278,7 @@ impl ObjectStore for S3Store {
 
 #[cfg(test)]
 mod tests {
-    use super::copy_source;
+    use super::{copy_source, copy_source_version};
 
     #[test]
     fn copy_source_encodes_the_key_but_not_slashes() {
@@ -203,5 +287,10 @@ mod tests {
             "b/uploads/a%20b%2Bc.png"
         );
         assert_eq!(copy_source("b", "é"), "b/%C3%A9");
+        assert_eq!(
+            copy_source_version("b", "a b", Some("3/L4kqtJ+")),
+            "b/a%20b?versionId=3%2FL4kqtJ%2B"
+        );
+        assert_eq!(copy_source_version("b", "k", None), "b/k");
     }
 }

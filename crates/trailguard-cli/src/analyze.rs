@@ -238,11 +238,20 @@ pub fn run(args: AnalyzeArgs) -> Result<i32> {
 /// The embedded demo events: one of each shape TrailGuard reads, benign and hostile.
 pub const DEMO_EVENTS: &str = include_str!("../../../tests/fixtures/demo/events.jsonl");
 
-/// `trailguard demo`: analyses the embedded events and prints a table and the JSON records.
-pub fn demo() -> Result<i32> {
+/// `trailguard demo`: rates the embedded events (a table), then runs the whole job on them
+/// through the security-audit workflow, with the demo images in a fresh bucket directory.
+#[derive(clap::Args, Debug)]
+pub struct DemoArgs {
+    /// Where to lay out the demo's bucket directory and alerts file (default: a fresh temp dir).
+    #[arg(long)]
+    pub dir: Option<std::path::PathBuf>,
+}
+
+pub fn demo(args: DemoArgs) -> Result<i32> {
+    let events = crate::run::demo_events(DEMO_EVENTS);
     let rules = Rules::new(load_detector(&[])?);
     let file: std::sync::Arc<str> = std::sync::Arc::from("<embedded demo events>");
-    let inputs = DEMO_EVENTS
+    let inputs = events
         .lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
@@ -260,36 +269,28 @@ pub fn demo() -> Result<i32> {
         &json_line,
         PipelineOptions::default(),
         |outcome| match outcome {
-            Outcome::Analysed {
-                record, formatted, ..
-            } => records.push((record, formatted)),
+            Outcome::Analysed { record, .. } => records.push(record),
             Outcome::Failed(error) => {
                 errors += 1;
                 eprintln!("error: {error}");
             }
         },
     );
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    // Not locked: the workflow's tasks run on other threads while this writes.
+    let mut out = std::io::stdout();
     writeln!(
         out,
-        "TrailGuard demo: {} embedded events, deterministic rules only\n",
+        "TrailGuard demo: {} embedded events, deterministic rules, no network\n",
         records.len()
     )?;
     writeln!(out, "{}", table_header())?;
-    for (record, _) in &records {
+    for record in &records {
         let mut row = Vec::new();
         table_row(record, &mut row);
         out.write_all(&row)?;
         out.write_all(b"\n")?;
     }
-    writeln!(
-        out,
-        "\nAnalysis records (JSON Lines, as `trailguard analyze` prints them):"
-    )?;
-    for (_, json) in &records {
-        out.write_all(json)?;
-        out.write_all(b"\n")?;
-    }
-    Ok(if errors > 0 { 2 } else { 0 })
+    writeln!(out)?;
+    let workflow = crate::run::demo_workflow(&events, args.dir.as_deref(), &mut out)?;
+    Ok(if errors > 0 { 2 } else { workflow })
 }

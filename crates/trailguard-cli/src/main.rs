@@ -4,8 +4,11 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod adapters;
 mod analyze;
 mod bench;
+mod pii;
+mod run;
 mod sfn;
 
 use clap::{Parser, Subcommand};
@@ -24,7 +27,11 @@ enum Command {
     /// Rate every event in log files, event files or stdin; one JSON object per event on stdout.
     Analyze(analyze::AnalyzeArgs),
     /// Run the main job on the embedded demo events (no AWS, no model, no setup).
-    Demo,
+    Demo(analyze::DemoArgs),
+    /// Run the security-audit workflow once per event, locally (directory bucket, JSONL alerts).
+    Run(run::RunArgs),
+    /// Check images for personal data offline (OCR + recognisers + faces); JSON Lines verdicts.
+    Pii(pii::PiiArgs),
     /// Run any Step Functions definition locally, or replay the ASL conformance corpus.
     #[command(name = "sfn")]
     Sfn(sfn::SfnArgs),
@@ -37,6 +44,8 @@ enum Command {
 enum BenchCommand {
     /// Throughput of `analyze` vs a serde_json parse-only baseline on a generated corpus.
     Analyze(bench::BenchAnalyzeArgs),
+    /// Offline PII detector: verdict quality on labelled sets, latency and memory per image.
+    Pii(pii::BenchPiiArgs),
 }
 
 /// Exit codes: 0 all input handled, 2 some records were bad (each reported), 1 usage or fatal error.
@@ -58,9 +67,12 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(args),
-        Command::Demo => analyze::demo(),
+        Command::Demo(args) => analyze::demo(args),
+        Command::Run(args) => run::run(args),
+        Command::Pii(args) => pii::run(args),
         Command::Sfn(args) => sfn::run(args),
         Command::Bench(BenchCommand::Analyze(args)) => bench::run(args),
+        Command::Bench(BenchCommand::Pii(args)) => pii::bench(args),
     };
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),

@@ -1,20 +1,14 @@
 //! `trailguard sfn run` and `trailguard sfn conformance`: run any ASL definition locally,
 //! and replay an ASL conformance corpus.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
 use clap::{Args, Subcommand};
 use serde_json::Value;
-use trailguard_asl::bindings::{AdapterConfig, AdapterFactory};
-use trailguard_asl::testing::MemoryStore;
-use trailguard_asl::{Bindings, BindingsConfig, ExecutionStatus, LoadError, Runner, StateMachine};
-use trailguard_core::ports::{ChatModel, Notifier, ObjectStore, PortError, PortErrorKind};
-use trailguard_local::{
-    DeterministicChat, DirStore, JsonlNotifier, WebhookConfig, WebhookNotifier,
-};
+use trailguard_asl::{ExecutionStatus, Runner, StateMachine};
+
+use crate::adapters::{self, LocalConfig};
 
 #[derive(Args, Debug)]
 pub struct SfnArgs {
@@ -37,7 +31,8 @@ pub struct RunArgs {
     /// Execution input: JSON text, or @FILE to read it from a file.
     #[arg(long, default_value = "{}")]
     pub input: String,
-    /// Bindings TOML (lambda handlers/commands, model, notifier, storage, substitutions).
+    /// Bindings TOML (lambda handlers/commands, model, notifier, storage, substitutions), as
+    /// `trailguard run` reads it; in-process handlers: trailguard-analysis, trailguard-pii.
     #[arg(long)]
     pub bindings: Option<PathBuf>,
     /// `${Name}` substitution (SAM DefinitionSubstitutions), repeatable: --sub Name=value.
@@ -98,16 +93,8 @@ fn read_input(input: &str) -> anyhow::Result<Value> {
 }
 
 async fn run_definition(args: RunArgs) -> anyhow::Result<i32> {
-    let config = match &args.bindings {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read bindings {}", path.display()))?;
-            BindingsConfig::from_toml(&text)
-                .with_context(|| format!("bindings file {}", path.display()))?
-        }
-        None => BindingsConfig::default(),
-    };
-    let mut substitutions = config.substitutions.clone();
+    let (config, _) = LocalConfig::load(args.bindings.as_deref())?;
+    let mut substitutions = config.base.substitutions.clone();
     for pair in &args.substitutions {
         let Some((name, value)) = pair.split_once('=') else {
             bail!("--sub expects NAME=VALUE, got '{pair}'");
@@ -116,9 +103,19 @@ async fn run_definition(args: RunArgs) -> anyhow::Result<i32> {
     }
     let text = std::fs::read_to_string(&args.definition)
         .with_context(|| format!("cannot read definition {}", args.definition.display()))?;
+    let missing = adapters::unresolved_substitutions(&text, &substitutions);
+    if !missing.is_empty() {
+        bail!(
+            "definition {}: no value for {}: pass --sub NAME=VALUE or set [substitutions] in the bindings",
+            args.definition.display(),
+            missing.iter().map(|m| format!("${{{m}}}")).collect::<Vec<_>>().join(", ")
+        );
+    }
     let machine = StateMachine::from_json(&text, &substitutions)
         .with_context(|| format!("definition {}", args.definition.display()))?;
-    let bindings = Bindings::from_config(&config, &LocalAdapters, &HashMap::new())?;
+    let bindings = adapters::build_bindings(&config)
+        .context("bindings")?
+        .bindings;
     let input = read_input(&args.input)?;
     let runner = Runner::new(machine, bindings)
         .with_context(|| format!("definition {}", args.definition.display()))?
@@ -144,61 +141,6 @@ async fn run_definition(args: RunArgs) -> anyhow::Result<i32> {
                 serde_json::json!({ "status": "FAILED", "error": execution.error, "cause": execution.cause })
             );
             Ok(2)
-        }
-    }
-}
-
-/// Adapters for `sfn run` (from trailguard-local): `storage.kind = "dir"` (`root`, a directory
-/// per bucket) or `"memory"`; `notifier.kind = "jsonl"` (`path`, `echo`), `"stdout"` or
-/// `"webhook"` (`url`); `model.kind = "fixed"` (`text`). Other model kinds fail when a Task calls
-/// them: `trailguard run` wires the deterministic analysis.
-struct LocalAdapters;
-
-impl AdapterFactory for LocalAdapters {
-    fn model(&self, config: &AdapterConfig) -> Result<Arc<dyn ChatModel>, LoadError> {
-        let kind = config.kind.clone();
-        let text = config.option("text").map(str::to_string);
-        Ok(Arc::new(DeterministicChat::new(move |_request| {
-            match (&kind[..], &text) {
-            ("fixed", Some(text)) => Ok(text.clone()),
-            (kind, _) => Err(PortError::new(
-                PortErrorKind::Unavailable,
-                format!("model kind '{kind}' is not available in `sfn run` (use kind = \"fixed\" with text = ...)"),
-            )),
-        }
-        })))
-    }
-
-    fn notifier(&self, config: &AdapterConfig) -> Result<Arc<dyn Notifier>, LoadError> {
-        match config.kind.as_str() {
-            "stdout" => Ok(Arc::new(JsonlNotifier::new(std::env::temp_dir().join("trailguard-sfn-alerts.jsonl")).with_stdout_echo(true))),
-            "jsonl" => Ok(Arc::new(
-                JsonlNotifier::new(PathBuf::from(config.option("path").unwrap_or("alerts.jsonl")))
-                    .with_stdout_echo(config.options.get("echo").and_then(|v| v.as_bool()).unwrap_or(false)),
-            )),
-            "webhook" => {
-                let url = config
-                    .option("url")
-                    .ok_or_else(|| LoadError::Bindings("notifier kind 'webhook' needs url".into()))?;
-                let notifier = WebhookNotifier::new(WebhookConfig::new(url))
-                    .map_err(|e| LoadError::Bindings(format!("webhook notifier: {e}")))?;
-                Ok(Arc::new(notifier))
-            }
-            other => Err(LoadError::Bindings(format!(
-                "notifier kind '{other}' is not available in `sfn run` (use jsonl, stdout or webhook)"
-            ))),
-        }
-    }
-
-    fn storage(&self, config: &AdapterConfig) -> Result<Arc<dyn ObjectStore>, LoadError> {
-        match config.kind.as_str() {
-            "memory" => Ok(Arc::new(MemoryStore::new())),
-            "dir" => Ok(Arc::new(DirStore::new(
-                config.option("root").unwrap_or("."),
-            ))),
-            other => Err(LoadError::Bindings(format!(
-                "storage kind '{other}' is not available in `sfn run` (use dir or memory)"
-            ))),
         }
     }
 }

@@ -183,7 +183,13 @@ fn sigmahq_rules_can_be_added() {
 
 #[test]
 fn demo_runs_on_embedded_defaults() {
-    let output = run(&["demo"], None);
+    // The demo keeps its bucket directory for the reader: put it in a directory that goes away.
+    let tmp = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .arg("demo")
+        .env("TMPDIR", tmp.path())
+        .output()
+        .unwrap();
     assert_eq!(
         output.status.code(),
         Some(0),

@@ -239,6 +239,20 @@ impl<'a> Event<'a> {
         if let Some(obj) = self.s3_object() {
             return Some(obj.bucket);
         }
+        self.s3_bucket_without_object()
+    }
+
+    /// [`Event::s3_object`], and when it is `None`, [`Event::s3_bucket`], without working out
+    /// the object twice.
+    pub fn s3_object_or_bucket(&self) -> (Option<S3ObjectRef<'a>>, Option<Cow<'a, str>>) {
+        match self.s3_object() {
+            Some(object) => (Some(object), None),
+            None => (None, self.s3_bucket_without_object()),
+        }
+    }
+
+    /// `s3_bucket` for an event whose `s3_object` is `None`.
+    fn s3_bucket_without_object(&self) -> Option<Cow<'a, str>> {
         let r = self.cloudtrail()?;
         if r.event_source
             .as_deref()
@@ -355,7 +369,29 @@ struct GdAccessKey<'a> {
 fn s3_params<'a>(r: &CloudTrailRecord<'a>) -> Result<Option<S3Params<'a>>, ParseError> {
     match r.request_parameters {
         Some(raw) if raw.get().trim_start().starts_with('{') => {
-            from_str_at::<S3Params<'a>>(raw.get(), "requestParameters").map(Some)
+            let text = raw.get();
+            let fast = crate::parse::object_str_fields(
+                text,
+                [
+                    "bucketName",
+                    "key",
+                    "Content-Type",
+                    "content-type",
+                    "ContentType",
+                    "x-amz-content-type",
+                ],
+            );
+            match fast {
+                Some([bucket, key, header, lower, sdk, amz]) => Ok(Some(S3Params {
+                    bucket_name: bucket.map(Cow::Borrowed),
+                    key: key.map(Cow::Borrowed),
+                    content_type_header: header.map(Cow::Borrowed),
+                    content_type_lower: lower.map(Cow::Borrowed),
+                    content_type_sdk: sdk.map(Cow::Borrowed),
+                    content_type_amz: amz.map(Cow::Borrowed),
+                })),
+                None => from_str_at::<S3Params<'a>>(text, "requestParameters").map(Some),
+            }
         }
         _ => Ok(None),
     }

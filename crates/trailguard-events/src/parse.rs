@@ -12,6 +12,10 @@ use std::borrow::Cow;
 use crate::de::{opt_bool, opt_cow, opt_u64};
 use crate::model::*;
 
+mod fast;
+
+pub use fast::object_str_fields;
+
 /// Why one event could not be turned into an [`Event`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
@@ -33,6 +37,19 @@ pub enum ParseError {
 /// Parse one JSON value (a bare CloudTrail record, an EventBridge envelope, an S3 notification
 /// record or a GuardDuty finding). Strings and raw parts borrow from `json`.
 pub fn parse_event(json: &str) -> Result<Event<'_>, ParseError> {
+    let json = json.strip_prefix('\u{feff}').unwrap_or(json);
+    expect_object(json)?;
+    // The hand-written pass reads well-formed common records; serde decides everything else.
+    let probe: Probe<'_> = match fast::probe(json) {
+        Some(probe) => probe,
+        None => from_str_at(json, "")?,
+    };
+    classify(json, probe)
+}
+
+/// The serde-only path, kept as the reference the fast path is tested against.
+#[cfg(test)]
+pub(crate) fn parse_event_serde(json: &str) -> Result<Event<'_>, ParseError> {
     let json = json.strip_prefix('\u{feff}').unwrap_or(json);
     expect_object(json)?;
     let probe: Probe<'_> = from_str_at(json, "")?;
@@ -381,6 +398,54 @@ struct Probe<'a> {
     records: Option<&'a RawValue>,
     #[serde(borrow, default, rename = "Findings")]
     findings: Option<&'a RawValue>,
+}
+
+impl<'a> Probe<'a> {
+    /// Every field absent.
+    fn empty() -> Self {
+        Probe {
+            event_version: None,
+            event_time: None,
+            event_source: None,
+            event_name: None,
+            aws_region: None,
+            source_ip_address: None,
+            user_agent: None,
+            error_code: None,
+            error_message: None,
+            request_id: None,
+            event_id: None,
+            event_type: None,
+            read_only: None,
+            recipient_account_id: None,
+            management_event: None,
+            event_category: None,
+            shared_event_id: None,
+            vpc_endpoint_id: None,
+            user_identity: None,
+            resources: None,
+            request_parameters: None,
+            response_elements: None,
+            additional_event_data: None,
+            service_event_details: None,
+            tls_details: None,
+            detail_type: None,
+            detail: None,
+            source: None,
+            account: None,
+            region: None,
+            time: None,
+            id: None,
+            version: None,
+            s3: None,
+            severity_pascal: None,
+            severity_camel: None,
+            type_pascal: None,
+            type_camel: None,
+            records: None,
+            findings: None,
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -1,5 +1,8 @@
 //! A directory as the bucket root: object `s3://bucket/key` is the file `<root>/<bucket>/<key>`;
 //! its content type and tags sit in `<root>/.trailguard-meta/<bucket>/<key>.json`.
+//!
+//! A directory keeps no history: each key has one version, with no version id, and any
+//! `VersionId` names it (the `ObjectStore` defaults), so events from a versioned bucket replay here.
 
 use std::io::ErrorKind;
 use std::path::{Component, Path, PathBuf};
@@ -7,7 +10,7 @@ use std::path::{Component, Path, PathBuf};
 use async_trait::async_trait;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
-use trailguard_core::ports::{ObjectStore, PortError, PortErrorKind, StoredObject};
+use trailguard_core::ports::{ObjectHead, ObjectStore, PortError, PortErrorKind, StoredObject};
 
 const META_DIR: &str = ".trailguard-meta";
 /// S3's limits on object tags.
@@ -290,6 +293,26 @@ impl ObjectStore for DirStore {
         })
     }
 
+    /// From the file's metadata, without reading it (so no ETag).
+    async fn head_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        _version_id: Option<&str>,
+    ) -> Result<ObjectHead, PortError> {
+        let path = self.require_object(bucket, key).await?;
+        let length = tokio::fs::metadata(&path)
+            .await
+            .map_err(|error| io_error("reading", &path, &error))?
+            .len();
+        Ok(ObjectHead {
+            content_length: length,
+            content_type: self.metadata(bucket, key).await?.content_type,
+            etag: None,
+            version_id: None,
+        })
+    }
+
     async fn put_object(
         &self,
         bucket: &str,
@@ -393,6 +416,56 @@ mod tests {
             store.object_path("b", "uploads/x y.png").unwrap(),
             PathBuf::from("/tmp/nowhere/b/uploads/x y.png")
         );
+    }
+
+    #[tokio::test]
+    async fn a_version_id_names_the_one_copy_a_directory_keeps() {
+        let root = std::env::temp_dir().join(format!(
+            "trailguard-dirstore-versions-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
+        let store = DirStore::new(&root);
+        store
+            .put_object("uploads", "a/b.png", b"png".to_vec(), Some("image/png"))
+            .await
+            .unwrap();
+        let head = store
+            .head_object("uploads", "a/b.png", Some("3HL4kqtJ"))
+            .await
+            .unwrap();
+        assert_eq!(head.content_length, 3);
+        assert_eq!(head.content_type.as_deref(), Some("image/png"));
+        store
+            .copy_object_version(
+                "uploads",
+                "a/b.png",
+                Some("3HL4kqtJ"),
+                "quarantine",
+                "x.png",
+            )
+            .await
+            .unwrap();
+        store
+            .delete_object_version("uploads", "a/b.png", Some("3HL4kqtJ"))
+            .await
+            .unwrap();
+        assert!(!root.join("uploads/a/b.png").exists());
+        assert!(root.join("quarantine/x.png").is_file());
+        // Again (a repeated event): still a success; a head is NotFound.
+        store
+            .delete_object_version("uploads", "a/b.png", Some("3HL4kqtJ"))
+            .await
+            .unwrap();
+        let gone = store
+            .head_object("uploads", "a/b.png", None)
+            .await
+            .unwrap_err();
+        assert_eq!(gone.kind, PortErrorKind::NotFound);
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]

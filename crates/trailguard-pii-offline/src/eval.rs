@@ -1,6 +1,7 @@
 //! Evaluation over labelled image sets: the generated set (scripts/gen-pii-images) and
 //! Presidio's images (`images/presidio/labels.json` in the shared data).
 //! Image-level precision/recall/F1, per entity type (image level and box level), latency.
+//! `trailguard bench pii` prints these figures for BENCHMARKS.md.
 
 use crate::detector::OfflinePiiDetector;
 use serde::Serialize;
@@ -246,6 +247,16 @@ pub fn evaluate(
     set_name: &str,
     set: &[LabelledImage],
 ) -> EvalReport {
+    evaluate_with_progress(detector, set_name, set, &mut |_| {})
+}
+
+/// As [`evaluate`], calling `progress` before each image (for progress bars).
+pub fn evaluate_with_progress(
+    detector: &OfflinePiiDetector,
+    set_name: &str,
+    set: &[LabelledImage],
+    progress: &mut dyn FnMut(&LabelledImage),
+) -> EvalReport {
     let supported: BTreeSet<String> = EntityType::ALL
         .iter()
         .map(|t| t.as_str().to_string())
@@ -258,6 +269,7 @@ pub fn evaluate(
     let mut clean_scan_checked = 0usize;
     let mut errors = 0usize;
     for item in set {
+        progress(item);
         let file = item
             .path
             .file_name()
@@ -436,6 +448,50 @@ pub fn summary_markdown(r: &EvalReport) -> String {
         ));
     }
     s
+}
+
+/// The generated set for (`profile`, `count`, `seed`) under `cache_root`, rendered by `script`
+/// unless already there. The directory name holds a hash of the script, so a changed generator
+/// renders a fresh set; rendering goes to a temporary directory first, so an interrupted run is
+/// never reused.
+pub fn cached_generated_set(
+    script: &Path,
+    cache_root: &Path,
+    count: usize,
+    seed: u64,
+    profile: &str,
+) -> Result<PathBuf, String> {
+    let source = std::fs::read(script).map_err(|e| {
+        format!(
+            "generator {}: {e} (run from the repository root or pass its path)",
+            script.display()
+        )
+    })?;
+    let dir = cache_root.join(format!(
+        "trailguard-pii-gen-{profile}-{count}-{seed}-{:08x}",
+        fnv1a(&source) as u32
+    ));
+    if dir.join("labels.json").is_file() {
+        return Ok(dir);
+    }
+    let partial = cache_root.join(format!(
+        "{}.partial-{}",
+        dir.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&partial);
+    generate_set_with_profile(script, &partial, count, seed, profile)?;
+    std::fs::rename(&partial, &dir)
+        .map_err(|e| format!("{} -> {}: {e}", partial.display(), dir.display()))?;
+    Ok(dir)
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Runs the generator script into `out` (deterministic for `count` and `seed`).

@@ -13,12 +13,15 @@
 //! # Ok::<(), trailguard_pii::PiiError>(())
 //! ```
 
+pub mod config;
 pub mod detector;
 pub mod eval;
 pub mod face;
 pub mod input;
+pub mod latency;
 pub mod ocr;
 pub mod preprocess;
 pub mod redact;
 
+pub use config::load_config;
 pub use detector::{Analysis, OfflineConfig, OfflinePiiDetector};

@@ -1,5 +1,5 @@
 //! Accuracy floors on a small generated subset and on Presidio's images (full figures come from
-//! `--example pii_eval`, see BENCHMARKS.md). Floors sit at the figures reached, so a regression fails.
+//! `trailguard bench pii`, see BENCHMARKS.md). Floors sit at the figures reached, so a regression fails.
 
 use std::path::PathBuf;
 use trailguard_pii_offline::eval::{

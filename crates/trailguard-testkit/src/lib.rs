@@ -5,7 +5,8 @@
 //! - [`OpenAiStandIn`]: `POST /v1/chat/completions`.
 //! - [`SmtpSink`]: a minimal SMTP server that keeps every message.
 //! - [`HttpSink`]: records JSON POSTs (webhooks).
-//! - [`moto_endpoint`]: where the moto server started by `scripts/test-services.sh` listens.
+//! - [`moto_endpoint`] / [`require_moto_endpoint`]: where the moto server started by
+//!   `scripts/test-services.sh` listens.
 
 mod bedrock;
 mod http_sink;
@@ -17,8 +18,8 @@ mod smtp;
 pub use bedrock::{BedrockApi, BedrockStandIn, RecordedBedrockRequest};
 pub use http_sink::{HttpSink, RecordedPost};
 pub use moto::{
-    moto_endpoint, moto_sns_messages, MotoLookupError, MotoSnsMessage, MOTO_ENDPOINT_ENV,
-    MOTO_ENDPOINT_FILE,
+    moto_endpoint, moto_sns_messages, require_moto_endpoint, MotoLookupError, MotoSnsMessage,
+    MOTO_ENDPOINT_ENV, MOTO_ENDPOINT_FILE,
 };
 pub use openai::{OpenAiStandIn, RecordedOpenAiRequest};
 pub use server::Reply;

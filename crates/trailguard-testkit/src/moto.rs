@@ -3,7 +3,7 @@
 //! Lookup order: the `TRAILGUARD_MOTO_ENDPOINT` environment variable, then the file
 //! `.cache/test-services/moto-endpoint` at the repository root. When neither is there the tests
 //! that need moto are skipped with a notice locally, and fail under CI (`CI=true`), so CI can never
-//! pass without running them.
+//! pass without running them. [`require_moto_endpoint`] never skips (the end-to-end tests use it).
 
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
@@ -20,6 +20,12 @@ pub enum MotoLookupError {
          tests (it sets {MOTO_ENDPOINT_ENV} via {MOTO_ENDPOINT_FILE})"
     )]
     MissingInCi,
+    /// From [`require_moto_endpoint`]: the tests that call it never skip.
+    #[error(
+        "moto is not running: {MOTO_ENDPOINT_ENV} is unset and there is no {MOTO_ENDPOINT_FILE}; \
+         start it with `bash scripts/test-services.sh start` (S3 and SNS on 127.0.0.1)"
+    )]
+    NotConfigured,
     #[error("moto endpoint {endpoint} (from {source_name}) is not reachable: {reason}; start it with `scripts/test-services.sh start`")]
     Unreachable {
         endpoint: String,
@@ -35,6 +41,37 @@ fn repo_root() -> PathBuf {
 /// `Ok(Some(url))` when moto runs; `Ok(None)` (after printing why) when the caller should skip;
 /// `Err` when the test must fail.
 pub fn moto_endpoint(test_name: &str) -> Result<Option<String>, MotoLookupError> {
+    let Some((endpoint, source_name)) = configured_endpoint() else {
+        if std::env::var("CI").is_ok_and(|value| value == "true") {
+            return Err(MotoLookupError::MissingInCi);
+        }
+        eprintln!(
+            "SKIPPED {test_name}: moto is not running ({MOTO_ENDPOINT_ENV} unset, no {MOTO_ENDPOINT_FILE}); \
+             run `scripts/test-services.sh start` to include this test"
+        );
+        return Ok(None);
+    };
+    reachable(endpoint, source_name).map(Some)
+}
+
+/// The moto endpoint for tests that must never skip: `Err` (a clear message naming the start
+/// command) when moto is not configured or not reachable, locally as under CI.
+pub fn require_moto_endpoint() -> Result<String, MotoLookupError> {
+    let (endpoint, source_name) = configured_endpoint().ok_or(MotoLookupError::NotConfigured)?;
+    reachable(endpoint, source_name)
+}
+
+fn reachable(endpoint: String, source_name: String) -> Result<String, MotoLookupError> {
+    check_reachable(&endpoint).map_err(|reason| MotoLookupError::Unreachable {
+        endpoint: endpoint.clone(),
+        source_name,
+        reason,
+    })?;
+    Ok(endpoint)
+}
+
+/// `(endpoint, where it came from)`: the environment variable, else the file.
+fn configured_endpoint() -> Option<(String, String)> {
     let from_env = std::env::var(MOTO_ENDPOINT_ENV)
         .ok()
         .filter(|value| !value.trim().is_empty())
@@ -47,22 +84,7 @@ pub fn moto_endpoint(test_name: &str) -> Result<Option<String>, MotoLookupError>
             .filter(|value| !value.is_empty())
             .map(|value| (value, path.display().to_string()))
     };
-    let Some((endpoint, source_name)) = from_env.or_else(from_file) else {
-        if std::env::var("CI").is_ok_and(|value| value == "true") {
-            return Err(MotoLookupError::MissingInCi);
-        }
-        eprintln!(
-            "SKIPPED {test_name}: moto is not running ({MOTO_ENDPOINT_ENV} unset, no {MOTO_ENDPOINT_FILE}); \
-             run `scripts/test-services.sh start` to include this test"
-        );
-        return Ok(None);
-    };
-    check_reachable(&endpoint).map_err(|reason| MotoLookupError::Unreachable {
-        endpoint: endpoint.clone(),
-        source_name,
-        reason,
-    })?;
-    Ok(Some(endpoint))
+    from_env.or_else(from_file)
 }
 
 fn check_reachable(endpoint: &str) -> Result<(), String> {

@@ -1,0 +1,1040 @@
+//! `trailguard run`: the security-audit workflow once per event, locally: a directory as the S3
+//! bucket, alerts to a JSON Lines file (SMTP or a webhook as options), deterministic analysis by
+//! default. One line per event in input order, a summary, a progress bar on long runs.
+
+// Shared with `sfn run`; main.rs declares the CLI's modules and is the lead's file.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use clap::{Args, ValueEnum};
+use serde_json::{json, Map, Value};
+use trailguard_asl::bindings::AdapterConfig;
+use trailguard_asl::{Execution, ExecutionStatus, Runner, StateMachine};
+use trailguard_events::{RawEvent, ReadError, ReadOptions};
+
+use crate::adapters::{BindingsInfo, LocalConfig, PiiResultMode, ANALYSIS_HANDLER, PII_HANDLER};
+
+/// TrailGuard's workflow, as deployed (`${...}` are SAM DefinitionSubstitutions).
+pub const SECURITY_AUDIT_DEFINITION: &str =
+    include_str!("../../../statemachine/security-audit.asl.json");
+
+/// Where alerts go unless told otherwise.
+pub const DEFAULT_ALERTS_FILE: &str = "trailguard-alerts.jsonl";
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ModelKind {
+    /// No model: the rules' analysis (and, for a converse Task, the rules answering as the model).
+    Deterministic,
+    /// An OpenAI-compatible server (Ollama, vLLM, llama.cpp server): --model-url, --model-id.
+    Openai,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PiiDetectorKind {
+    /// OCR + validating recognisers, on this machine.
+    Offline,
+    /// The configured vision model (--model openai).
+    Model,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct RunArgs {
+    /// Event files or directories (any format `analyze` reads, .gz too), or - for stdin.
+    #[arg(required = true)]
+    pub events: Vec<PathBuf>,
+    /// The ASL definition (default: the embedded statemachine/security-audit.asl.json).
+    #[arg(long, value_name = "FILE")]
+    pub definition: Option<PathBuf>,
+    /// Bindings TOML (lambda handlers/commands, model, notifier, storage, substitutions);
+    /// overrides the defaults, and these flags override it.
+    #[arg(long, value_name = "FILE")]
+    pub bindings: Option<PathBuf>,
+    /// The S3 stand-in: one subdirectory per bucket (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub bucket_root: Option<PathBuf>,
+    /// JSON Lines file the alerts are appended to (default: trailguard-alerts.jsonl, unless the
+    /// bindings name another notifier).
+    #[arg(long, value_name = "FILE")]
+    pub alerts: Option<PathBuf>,
+    /// `${Name}` substitution, repeatable: --sub PiiFunctionArn=my-pii.
+    #[arg(long = "sub", value_name = "NAME=VALUE")]
+    pub substitutions: Vec<String>,
+    /// Also mail each alert: smtp://[user@]host[:port]?from=ADDR&to=ADDR[&to=ADDR]
+    /// (password from TRAILGUARD_SMTP_PASSWORD). A JSONL copy is still written.
+    #[arg(long, value_name = "URL", conflicts_with = "webhook")]
+    pub smtp: Option<String>,
+    /// Also POST each alert as JSON to this URL. A JSONL copy is still written.
+    #[arg(long, value_name = "URL")]
+    pub webhook: Option<String>,
+    /// Model behind the log analysis (and any converse Task).
+    #[arg(long, value_enum)]
+    pub model: Option<ModelKind>,
+    /// Base URL of the OpenAI-compatible server, up to /v1 (implies --model openai).
+    #[arg(long, value_name = "URL")]
+    pub model_url: Option<String>,
+    /// Model name on that server.
+    #[arg(long, value_name = "ID")]
+    pub model_id: Option<String>,
+    /// Environment variable holding the server's API key.
+    #[arg(long, value_name = "VAR")]
+    pub model_api_key_env: Option<String>,
+    /// When the analysis asks the model: never, always or when-not-benign.
+    #[arg(long, value_name = "POLICY")]
+    pub model_policy: Option<String>,
+    /// Detector of the in-process PII handler.
+    #[arg(long, value_enum)]
+    pub pii_detector: Option<PiiDetectorKind>,
+    /// One JSON object per execution on stdout instead of text lines.
+    #[arg(long)]
+    pub json: bool,
+    /// Executions in flight at once (output stays in input order).
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Largest single record accepted, in bytes; larger ones are reported and skipped.
+    #[arg(long, default_value_t = 8 * 1024 * 1024)]
+    pub max_record_bytes: usize,
+}
+
+/// The substitutions `trailguard run` supplies unless told otherwise (the SAM template's names).
+pub fn default_substitutions() -> HashMap<String, String> {
+    [
+        ("AnalysisFunctionArn", "trailguard-log-analysis"),
+        ("LogAnalysisFunctionArn", "trailguard-log-analysis"),
+        ("PiiFunctionArn", "trailguard-pii"),
+        (
+            "AlertTopicArn",
+            "arn:aws:sns:us-east-1:123456789012:trailguard-alerts",
+        ),
+        ("UploadBucketName", "trailguard-uploads"),
+        ("QuarantineBucketName", ""),
+        ("PiiAction", "delete"),
+        ("PiiDetector", "offline"),
+        ("LogModelId", trailguard_llm::DEFAULT_LOG_MODEL_ID),
+        ("ImageModelId", trailguard_llm::DEFAULT_IMAGE_MODEL_ID),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// A loaded workflow with its bindings.
+pub struct Job {
+    runner: Arc<Runner>,
+    pub info: Arc<BindingsInfo>,
+}
+
+fn parse_sub(pair: &str) -> anyhow::Result<(String, String)> {
+    match pair.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
+        _ => bail!("--sub expects NAME=VALUE, got '{pair}'"),
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
+                i += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `smtp://[user@]host[:port]?from=...&to=...` as a notifier config.
+fn smtp_config(url: &str) -> anyhow::Result<AdapterConfig> {
+    let Some(rest) = url.strip_prefix("smtp://") else {
+        bail!("--smtp expects smtp://[user@]host[:port]?from=ADDR&to=ADDR, got '{url}'");
+    };
+    let (authority, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let authority = authority.trim_end_matches('/');
+    let (user, host_port) = match authority.rsplit_once('@') {
+        Some((user, host)) => (Some(percent_decode(user)), host),
+        None => (None, authority),
+    };
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((host, port)) => (
+            host,
+            port.parse::<u16>()
+                .with_context(|| format!("--smtp: port '{port}' is not a number"))?,
+        ),
+        None => (host_port, 25),
+    };
+    if host.is_empty() {
+        bail!("--smtp: no host in '{url}'");
+    }
+    let mut options = toml::Table::new();
+    options.insert("host".into(), host.into());
+    options.insert("port".into(), toml::Value::Integer(i64::from(port)));
+    let mut to = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = percent_decode(value);
+        match key {
+            "to" => to.push(toml::Value::String(value)),
+            "from" | "subject_prefix" => {
+                options.insert(key.into(), toml::Value::String(value));
+            }
+            other => bail!("--smtp: unknown parameter '{other}' (use from, to, subject_prefix)"),
+        }
+    }
+    if to.is_empty() {
+        bail!("--smtp: give at least one recipient: ?to=secops@example.com");
+    }
+    options.insert("to".into(), toml::Value::Array(to));
+    if let Some(user) = user {
+        options.insert("username".into(), user.into());
+        options.insert("password_env".into(), "TRAILGUARD_SMTP_PASSWORD".into());
+    }
+    Ok(AdapterConfig {
+        kind: "smtp".into(),
+        options,
+    })
+}
+
+fn with_option(kind: &str, pairs: &[(&str, &str)]) -> AdapterConfig {
+    let mut options = toml::Table::new();
+    for (k, v) in pairs {
+        options.insert((*k).into(), toml::Value::String((*v).into()));
+    }
+    AdapterConfig {
+        kind: kind.into(),
+        options,
+    }
+}
+
+impl Job {
+    /// Loads the definition and bindings: defaults < bindings file < flags.
+    pub fn load(args: &RunArgs) -> anyhow::Result<Job> {
+        let (mut config, present) = LocalConfig::load(args.bindings.as_deref())?;
+        let mut substitutions = default_substitutions();
+        substitutions.extend(config.base.substitutions.clone());
+        for pair in &args.substitutions {
+            let (name, value) = parse_sub(pair)?;
+            substitutions.insert(name, value);
+        }
+        config.base.substitutions = substitutions.clone();
+
+        let alerts = args
+            .alerts
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_ALERTS_FILE));
+        let alerts_text = alerts.to_string_lossy().into_owned();
+        if !present.notifier || args.alerts.is_some() {
+            config.base.notifier = with_option("jsonl", &[("path", &alerts_text)]);
+        }
+        if let Some(url) = &args.smtp {
+            config.base.notifier = smtp_config(url)?;
+        }
+        if let Some(url) = &args.webhook {
+            config.base.notifier = with_option("webhook", &[("url", url)]);
+        }
+        if args.smtp.is_some() || args.webhook.is_some() {
+            config
+                .base
+                .notifier
+                .options
+                .insert("copy_to".into(), toml::Value::String(alerts_text));
+        }
+        if let Some(root) = &args.bucket_root {
+            config.base.storage = with_option("dir", &[("root", &root.to_string_lossy())]);
+        } else if !present.storage {
+            config.base.storage = with_option("dir", &[("root", ".")]);
+        }
+        let model = match (args.model, &args.model_url) {
+            (Some(ModelKind::Deterministic), _) => Some(AdapterConfig::deterministic()),
+            (Some(ModelKind::Openai), None) => {
+                bail!("--model openai needs --model-url (e.g. http://127.0.0.1:11434/v1)")
+            }
+            (_, Some(url)) => {
+                let mut openai = with_option(
+                    "openai",
+                    &[
+                        ("base_url", url),
+                        ("model", args.model_id.as_deref().unwrap_or("")),
+                    ],
+                );
+                if let Some(var) = &args.model_api_key_env {
+                    openai
+                        .options
+                        .insert("api_key_env".into(), toml::Value::String(var.clone()));
+                }
+                Some(openai)
+            }
+            (None, None) if args.model_id.is_some() => {
+                bail!("--model-id needs --model-url (the OpenAI-compatible server)")
+            }
+            (None, None) => None,
+        };
+        if let Some(model) = model {
+            config.base.model = model;
+        } else if !present.model {
+            config.base.model = AdapterConfig::deterministic();
+        }
+
+        for (key, handler) in [
+            ("AnalysisFunctionArn", ANALYSIS_HANDLER),
+            ("LogAnalysisFunctionArn", ANALYSIS_HANDLER),
+            ("PiiFunctionArn", PII_HANDLER),
+        ] {
+            if let Some(function) = substitutions.get(key) {
+                config.bind_default_lambda(function, handler);
+            }
+        }
+        let policy = args
+            .model_policy
+            .as_deref()
+            .map(str::parse::<trailguard_llm::AskPolicy>)
+            .transpose()?;
+        let lambda_names: Vec<(String, Option<String>)> = config
+            .base
+            .lambda
+            .iter()
+            .map(|(name, l)| (name.clone(), l.handler.clone()))
+            .collect();
+        for (name, handler) in lambda_names {
+            let options = config.lambda_options.entry(name).or_default();
+            match handler.as_deref() {
+                Some(ANALYSIS_HANDLER) if policy.is_some() => options.policy = policy,
+                Some(PII_HANDLER) => {
+                    if let Some(kind) = args.pii_detector {
+                        options.detector = Some(
+                            match kind {
+                                PiiDetectorKind::Offline => "offline",
+                                PiiDetectorKind::Model => "model",
+                            }
+                            .into(),
+                        );
+                    }
+                    options.result.get_or_insert(PiiResultMode::Rich);
+                }
+                _ => {}
+            }
+        }
+
+        let (text, name) = match &args.definition {
+            Some(path) => (
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read definition {}", path.display()))?,
+                path.file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "StateMachine".into()),
+            ),
+            None => (
+                SECURITY_AUDIT_DEFINITION.to_string(),
+                "security-audit".to_string(),
+            ),
+        };
+        let definition_name = args
+            .definition
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "<embedded security-audit.asl.json>".into());
+        let missing = crate::adapters::unresolved_substitutions(&text, &substitutions);
+        if !missing.is_empty() {
+            bail!(
+                "definition {definition_name}: no value for {}: pass --sub NAME=VALUE or set [substitutions] in the bindings",
+                missing
+                    .iter()
+                    .map(|m| format!("${{{m}}}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        let machine = StateMachine::from_json(&text, &substitutions)
+            .with_context(|| format!("definition {definition_name}"))?;
+        let built = crate::adapters::build_bindings(&config).context("bindings")?;
+        let runner = Runner::new(machine, built.bindings)
+            .with_context(|| format!("definition {definition_name}"))?
+            .with_name(&name);
+        Ok(Job {
+            runner: Arc::new(runner),
+            info: Arc::new(built.info),
+        })
+    }
+}
+
+/// One alert an execution published.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentAlert {
+    pub subject: Option<String>,
+    pub message_id: String,
+}
+
+/// What one execution did, read from its history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionReport {
+    pub status: ExecutionStatus,
+    pub path: Vec<String>,
+    pub action: &'static str,
+    /// `s3://bucket/key` of a deleted or quarantined object.
+    pub target: Option<String>,
+    pub threat_level: Option<String>,
+    pub alerts: Vec<SentAlert>,
+    pub pii_checked: bool,
+    pub pii_detected: Option<bool>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub output: Option<Value>,
+}
+
+fn parse_text(value: Option<&Value>) -> Value {
+    value
+        .and_then(Value::as_str)
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or(Value::Null)
+}
+
+fn pii_verdict(payload: &Value) -> Option<bool> {
+    match payload {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        },
+        Value::Object(o) => o.get("pii_detected").and_then(pii_verdict),
+        _ => None,
+    }
+}
+
+/// Reads the path, action, level, alerts and PII outcome out of an execution's history.
+pub fn report(execution: &Execution, info: &BindingsInfo) -> ExecutionReport {
+    let mut path = Vec::new();
+    let mut level = None;
+    let mut alerts = Vec::new();
+    let mut deleted = None;
+    let mut copied = false;
+    let mut pii_checked = false;
+    let mut pii_detected = None;
+    let mut scheduled: Option<(String, String, Value)> = None;
+    for event in &execution.history {
+        let kind = event.event_type.as_str();
+        if kind.ends_with("StateEntered") {
+            if let Some(name) = event
+                .details
+                .get("stateEnteredEventDetails")
+                .and_then(|d| d.get("name"))
+                .and_then(Value::as_str)
+            {
+                path.push(name.to_string());
+            }
+        } else if kind.ends_with("StateExited") && level.is_none() {
+            let output = parse_text(
+                event
+                    .details
+                    .get("stateExitedEventDetails")
+                    .and_then(|d| d.get("output")),
+            );
+            if let Some(found) = output.get("threat_level").and_then(Value::as_str) {
+                level = Some(found.to_string());
+            }
+        } else if kind == "TaskScheduled" {
+            let details = event.details.get("taskScheduledEventDetails");
+            let field = |k: &str| {
+                details
+                    .and_then(|d| d.get(k))
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            scheduled = Some((
+                field("resourceType"),
+                field("resource"),
+                parse_text(details.and_then(|d| d.get("parameters"))),
+            ));
+        } else if kind == "TaskSucceeded" {
+            let Some((resource_type, resource, parameters)) = scheduled.take() else {
+                continue;
+            };
+            let output = parse_text(
+                event
+                    .details
+                    .get("taskSucceededEventDetails")
+                    .and_then(|d| d.get("output")),
+            );
+            let param = |k: &str| {
+                parameters
+                    .get(k)
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            };
+            match (resource_type.as_str(), resource.as_str()) {
+                ("sns", "publish") => alerts.push(SentAlert {
+                    subject: param("Subject"),
+                    message_id: output
+                        .get("MessageId")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
+                }),
+                ("aws-sdk:s3", "deleteObject") => {
+                    deleted = Some(format!(
+                        "s3://{}/{}",
+                        param("Bucket").unwrap_or_default(),
+                        param("Key").unwrap_or_default()
+                    ))
+                }
+                ("aws-sdk:s3", "copyObject") => copied = true,
+                ("lambda", "invoke")
+                    if param("FunctionName").is_some_and(|f| info.is_pii_function(&f)) =>
+                {
+                    pii_checked = true;
+                    pii_detected = output.get("Payload").and_then(pii_verdict);
+                }
+                _ => {}
+            }
+        }
+    }
+    let failed = execution.status == ExecutionStatus::Failed;
+    let action = match (failed, &deleted, copied, alerts.is_empty()) {
+        (true, ..) => "failed",
+        (false, Some(_), true, _) => "quarantined",
+        (false, Some(_), false, _) => "deleted",
+        (false, None, _, false) => "alerted",
+        (false, None, _, true) => "none",
+    };
+    ExecutionReport {
+        status: execution.status,
+        path,
+        action,
+        target: deleted,
+        threat_level: level,
+        alerts,
+        pii_checked,
+        pii_detected,
+        error: execution.error.clone(),
+        cause: execution.cause.clone(),
+        output: execution.output.clone(),
+    }
+}
+
+/// Counts for the summary.
+#[derive(Debug, Default, Clone)]
+pub struct Tally {
+    pub events: u64,
+    pub high: u64,
+    pub medium: u64,
+    pub low: u64,
+    /// Executions with no level or another level.
+    pub other_level: u64,
+    pub images_checked: u64,
+    pub pii_found: u64,
+    pub deleted: u64,
+    pub quarantined: u64,
+    pub alerts: u64,
+    pub failures: u64,
+    pub bad_records: u64,
+}
+
+impl Tally {
+    fn add(&mut self, report: &ExecutionReport) {
+        self.events += 1;
+        match report.threat_level.as_deref() {
+            Some("high") => self.high += 1,
+            Some("medium") => self.medium += 1,
+            Some("low") => self.low += 1,
+            _ => self.other_level += 1,
+        }
+        self.images_checked += u64::from(report.pii_checked);
+        self.pii_found += u64::from(report.pii_detected == Some(true));
+        self.deleted += u64::from(report.action == "deleted");
+        self.quarantined += u64::from(report.action == "quarantined");
+        self.alerts += report.alerts.len() as u64;
+        self.failures += u64::from(report.status == ExecutionStatus::Failed);
+    }
+
+    /// The exit code `run` and `demo` return: 2 when anything was bad or failed.
+    pub fn exit_code(&self) -> i32 {
+        if self.failures > 0 || self.bad_records > 0 {
+            2
+        } else {
+            0
+        }
+    }
+
+    pub fn summary(&self, elapsed: Duration) -> String {
+        let mut levels = format!(
+            "{} high, {} medium, {} low",
+            self.high, self.medium, self.low
+        );
+        if self.other_level > 0 {
+            levels.push_str(&format!(", {} without a level", self.other_level));
+        }
+        format!(
+            "{} events in {:.2} s: {levels}; {} images checked, {} with PII, {} deleted, {} quarantined; {} alerts; {} failed executions; {} bad records",
+            self.events,
+            elapsed.as_secs_f64(),
+            self.images_checked,
+            self.pii_found,
+            self.deleted,
+            self.quarantined,
+            self.alerts,
+            self.failures,
+            self.bad_records
+        )
+    }
+}
+
+fn origin_text(file: &str, index: u64) -> String {
+    format!("{file}:{index}")
+}
+
+/// One execution as a text block: the event line, then one indented line per alert.
+pub fn text_lines(origin: &str, report: &ExecutionReport) -> String {
+    let action = match (&report.target, report.action) {
+        (Some(target), "deleted" | "quarantined") => format!("{} {target}", report.action),
+        (_, "failed") => format!(
+            "failed: {}: {}",
+            report.error.as_deref().unwrap_or("unknown error"),
+            report.cause.as_deref().unwrap_or("no cause given")
+        ),
+        (_, action) => action.to_string(),
+    };
+    let mut text = format!(
+        "{origin}  {:<6}  {action}  [{}]\n",
+        report.threat_level.as_deref().unwrap_or("-"),
+        report.path.join(" → ")
+    );
+    for alert in &report.alerts {
+        text.push_str(&format!(
+            "    alert: {}\n",
+            alert.subject.as_deref().unwrap_or("(no subject)")
+        ));
+    }
+    text
+}
+
+/// One execution as a JSON object.
+pub fn json_object(file: &str, index: u64, report: &ExecutionReport) -> Value {
+    let mut object = Map::new();
+    object.insert("origin".into(), json!(origin_text(file, index)));
+    object.insert("file".into(), json!(file));
+    object.insert("record".into(), json!(index));
+    object.insert("status".into(), json!(report.status));
+    object.insert("threat_level".into(), json!(report.threat_level));
+    object.insert("action".into(), json!(report.action));
+    if let Some(target) = &report.target {
+        object.insert("target".into(), json!(target));
+    }
+    object.insert("path".into(), json!(report.path));
+    object.insert("pii_checked".into(), json!(report.pii_checked));
+    if report.pii_checked {
+        object.insert("pii_detected".into(), json!(report.pii_detected));
+    }
+    object.insert(
+        "alerts".into(),
+        Value::Array(
+            report
+                .alerts
+                .iter()
+                .map(|a| json!({ "subject": a.subject, "message_id": a.message_id }))
+                .collect(),
+        ),
+    );
+    if report.status == ExecutionStatus::Failed {
+        object.insert("error".into(), json!(report.error));
+        object.insert("cause".into(), json!(report.cause));
+    } else {
+        object.insert(
+            "output".into(),
+            report.output.clone().unwrap_or(Value::Null),
+        );
+    }
+    Value::Object(object)
+}
+
+/// How results are printed.
+pub struct Output<'a> {
+    pub out: &'a mut dyn Write,
+    pub json: bool,
+    pub progress: bool,
+}
+
+/// One input record on its way to the output, in input order.
+enum Slot {
+    Bad(String),
+    Running {
+        file: Arc<str>,
+        index: u64,
+    },
+    Done {
+        file: Arc<str>,
+        index: u64,
+        result: Result<Execution, tokio::task::JoinError>,
+    },
+}
+
+type Finished = (u64, Result<Execution, tokio::task::JoinError>);
+
+fn failed_to_run(join_error: &tokio::task::JoinError) -> ExecutionReport {
+    ExecutionReport {
+        status: ExecutionStatus::Failed,
+        path: Vec::new(),
+        action: "failed",
+        target: None,
+        threat_level: None,
+        alerts: Vec::new(),
+        pii_checked: false,
+        pii_detected: None,
+        error: Some("TrailGuard.Internal".into()),
+        cause: Some(format!("the execution stopped: {join_error}")),
+        output: None,
+    }
+}
+
+/// Runs the workflow once per input record, `concurrency` at a time, printing in input order.
+/// Records are read on a blocking thread, so a slow stdin (`tail -f ... | trailguard run -`)
+/// never holds back the lines of executions already finished.
+pub async fn run_inputs<I>(
+    job: &Job,
+    inputs: I,
+    concurrency: usize,
+    output: &mut Output<'_>,
+) -> anyhow::Result<Tally>
+where
+    I: Iterator<Item = Result<RawEvent, ReadError>> + Send + 'static,
+{
+    let concurrency = concurrency.max(1);
+    let started = Instant::now();
+    let bar = indicatif::ProgressBar::hidden();
+    let show_bar = output.progress && std::io::stderr().is_terminal();
+    let mut bar_visible = false;
+    let mut ticker = tokio::time::interval(Duration::from_millis(250));
+    let mut tally = Tally::default();
+
+    let (input_tx, mut input_rx) = tokio::sync::mpsc::channel(concurrency * 2);
+    let reader = tokio::task::spawn_blocking(move || {
+        for item in inputs {
+            if input_tx.blocking_send(item).is_err() {
+                break;
+            }
+        }
+    });
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<Finished>();
+    // Slots in input order; the front slot's sequence number is `first_seq`.
+    let mut queue: VecDeque<Slot> = VecDeque::new();
+    let mut first_seq = 0u64;
+    let mut next_seq = 0u64;
+    let mut in_flight = 0usize;
+    let mut inputs_done = false;
+    loop {
+        while matches!(queue.front(), Some(Slot::Bad(_) | Slot::Done { .. })) {
+            let Some(slot) = queue.pop_front() else { break };
+            first_seq += 1;
+            let text = match slot {
+                Slot::Bad(message) => {
+                    tally.bad_records += 1;
+                    bar.suspend(|| eprintln!("error: {message}"));
+                    continue;
+                }
+                Slot::Running { .. } => continue,
+                Slot::Done {
+                    file,
+                    index,
+                    result,
+                } => {
+                    let report = match result {
+                        Ok(execution) => report(&execution, &job.info),
+                        Err(join_error) => failed_to_run(&join_error),
+                    };
+                    tally.add(&report);
+                    if output.json {
+                        let mut line = serde_json::to_string(&json_object(&file, index, &report))?;
+                        line.push('\n');
+                        line
+                    } else {
+                        text_lines(&origin_text(&file, index), &report)
+                    }
+                }
+            };
+            bar.suspend(|| output.out.write_all(text.as_bytes()))
+                .context("writing output")?;
+            bar.set_position(tally.events);
+            if bar_visible {
+                let seconds = started.elapsed().as_secs_f64().max(0.001);
+                bar.set_message(format!("{:.0}/s", tally.events as f64 / seconds));
+            }
+        }
+        if inputs_done && queue.is_empty() {
+            break;
+        }
+        tokio::select! {
+            item = input_rx.recv(), if !inputs_done && in_flight < concurrency => {
+                let seq = next_seq;
+                next_seq += 1;
+                let slot = match item {
+                    None => {
+                        inputs_done = true;
+                        next_seq -= 1;
+                        continue;
+                    }
+                    Some(Err(error)) => Slot::Bad(error.to_string()),
+                    Some(Ok(raw)) => match serde_json::from_str::<Value>(&raw.json) {
+                        Err(error) => Slot::Bad(format!(
+                            "{}: record {}: invalid JSON: {error}",
+                            raw.origin.file, raw.origin.index
+                        )),
+                        Ok(input) => {
+                            let runner = job.runner.clone();
+                            let done = done_tx.clone();
+                            let name = format!("event-{seq}");
+                            // The inner task's JoinError (a panic) is reported, never lost.
+                            tokio::spawn(async move {
+                                let result = tokio::spawn(async move {
+                                    runner.execute_named(&name, input).await
+                                })
+                                .await;
+                                let _ = done.send((seq, result));
+                            });
+                            in_flight += 1;
+                            Slot::Running {
+                                file: raw.origin.file.clone(),
+                                index: raw.origin.index,
+                            }
+                        }
+                    },
+                };
+                queue.push_back(slot);
+            }
+            Some((seq, result)) = done_rx.recv(), if in_flight > 0 => {
+                in_flight -= 1;
+                let position = usize::try_from(seq.saturating_sub(first_seq)).unwrap_or(usize::MAX);
+                if let Some(slot) = queue.get_mut(position) {
+                    if let Slot::Running { file, index } = slot {
+                        *slot = Slot::Done {
+                            file: file.clone(),
+                            index: *index,
+                            result,
+                        };
+                    }
+                }
+            }
+            _ = ticker.tick(), if show_bar && !bar_visible => {
+                if started.elapsed() > Duration::from_secs(1) {
+                    bar.set_style(
+                        indicatif::ProgressStyle::with_template("{spinner} {pos} events, {msg}, {elapsed}")
+                            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+                    );
+                    let seconds = started.elapsed().as_secs_f64().max(0.001);
+                    bar.set_message(format!("{:.0}/s", tally.events as f64 / seconds));
+                    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                    bar.enable_steady_tick(Duration::from_millis(200));
+                    bar_visible = true;
+                }
+            }
+            else => bail!("internal error: the run loop had nothing left to wait for"),
+        }
+    }
+    bar.finish_and_clear();
+    reader.await.context("the event reader stopped")?;
+    output.out.flush().context("writing output")?;
+    Ok(tally)
+}
+
+/// Builds the async runtime the runner uses.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn describe_destinations(job: &Job) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(path) = &job.info.alerts_file {
+        lines.push(format!("alerts: {}", path.display()));
+    }
+    if let Some(root) = &job.info.bucket_root {
+        lines.push(format!("bucket root: {}", root.display()));
+    }
+    lines
+}
+
+/// Exit codes: 0 every event ran to success, 2 some record was bad or some execution failed.
+pub fn run(args: RunArgs) -> anyhow::Result<i32> {
+    if args.events.iter().any(|p| p.as_os_str() == "-") && std::io::stdin().is_terminal() {
+        eprintln!("note: reading events from the terminal; end with Ctrl-D");
+    }
+    let job = Job::load(&args)?;
+    if let Some(root) = job.info.bucket_root.as_ref().filter(|root| !root.is_dir()) {
+        eprintln!(
+            "warning: bucket root {} does not exist: every object the workflow reads will be missing",
+            root.display()
+        );
+    }
+    let options = ReadOptions {
+        max_record_bytes: args.max_record_bytes,
+        ..ReadOptions::default()
+    };
+    let inputs = trailguard_events::read_inputs(&args.events, &options);
+    let runtime = runtime()?;
+    let started = Instant::now();
+    let mut stdout = std::io::stdout();
+    let mut output = Output {
+        out: &mut stdout,
+        json: args.json,
+        progress: true,
+    };
+    let tally = runtime.block_on(run_inputs(&job, inputs, args.concurrency, &mut output))?;
+    eprintln!("{}", tally.summary(started.elapsed()));
+    for line in describe_destinations(&job) {
+        eprintln!("{line}");
+    }
+    Ok(tally.exit_code())
+}
+
+/// The embedded demo: images the demo events upload, copied into a fresh bucket.
+const DEMO_UPLOADS: &str = include_str!("../../../tests/fixtures/demo/image-uploads.jsonl");
+const DEMO_IMAGES: &[(&str, &str, &[u8])] = &[
+    (
+        "trailguard-uploads",
+        "uploads/passport-scan.png",
+        include_bytes!("../../../tests/fixtures/demo/images/passport-scan.png"),
+    ),
+    (
+        "trailguard-uploads",
+        "uploads/receipt.png",
+        include_bytes!("../../../tests/fixtures/demo/images/receipt.png"),
+    ),
+];
+
+/// The demo's events: the analysis demo events, then the extra image upload.
+pub fn demo_events(base: &str) -> String {
+    let mut events = base.trim_end().to_string();
+    events.push('\n');
+    events.push_str(DEMO_UPLOADS);
+    events
+}
+
+/// `trailguard demo`'s second half: the whole workflow over `events`, with the demo images in a
+/// fresh bucket directory (`work_dir`, or a new directory under the system temp dir, kept so
+/// the reader can look at it). Prints per-event lines, the bucket's contents and the alerts file.
+pub fn demo_workflow(
+    events: &str,
+    work_dir: Option<&Path>,
+    out: &mut dyn Write,
+) -> anyhow::Result<i32> {
+    let work_dir = match work_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            dir.to_path_buf()
+        }
+        None => tempfile::Builder::new()
+            .prefix("trailguard-demo-")
+            .tempdir()
+            .context("cannot create a temporary directory for the demo bucket")?
+            .keep(),
+    };
+    let bucket_root = work_dir.join("buckets");
+    let alerts = work_dir.join("alerts.jsonl");
+    // A fresh run: earlier alerts would confuse the counts the reader sees.
+    if alerts.exists() {
+        std::fs::remove_file(&alerts)
+            .with_context(|| format!("cannot remove the old {}", alerts.display()))?;
+    }
+    for (bucket, key, bytes) in DEMO_IMAGES {
+        let path = bucket_root.join(bucket).join(key);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let args = RunArgs {
+        events: Vec::new(),
+        bucket_root: Some(bucket_root.clone()),
+        alerts: Some(alerts.clone()),
+        concurrency: 4,
+        max_record_bytes: ReadOptions::DEFAULT_MAX_RECORD_BYTES,
+        ..RunArgs::default()
+    };
+    let job = Job::load(&args)?;
+    let inputs = trailguard_events::read_reader(
+        "demo",
+        std::io::Cursor::new(events.as_bytes().to_vec()),
+        &ReadOptions::default(),
+    );
+    writeln!(
+        out,
+        "Workflow (statemachine/security-audit.asl.json, run locally): one line per event, then its alerts\n"
+    )?;
+    let started = Instant::now();
+    let tally = {
+        let mut output = Output {
+            out: &mut *out,
+            json: false,
+            progress: false,
+        };
+        runtime()?.block_on(run_inputs(&job, inputs, 4, &mut output))?
+    };
+    writeln!(out, "\n{}", tally.summary(started.elapsed()))?;
+    writeln!(out, "\nBucket directory {}:", bucket_root.display())?;
+    for (bucket, key, _) in DEMO_IMAGES {
+        let state = if bucket_root.join(bucket).join(key).exists() {
+            "kept"
+        } else {
+            "deleted (PII)"
+        };
+        writeln!(out, "  s3://{bucket}/{key}: {state}")?;
+    }
+    writeln!(
+        out,
+        "\nAlerts (JSON Lines, one per SNS message): {}",
+        alerts.display()
+    )?;
+    writeln!(
+        out,
+        "Next: `trailguard run --bucket-root DIR EVENTS...` on your own CloudTrail files; `trailguard analyze FILE` for the JSON records."
+    )?;
+    out.flush()?;
+    Ok(tally.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smtp_urls_become_notifier_configs() {
+        let config =
+            smtp_config("smtp://ops%40x@mail.local:2525?from=tg%40x.org&to=a%40b.c&to=d%40e.f")
+                .unwrap();
+        assert_eq!(config.kind, "smtp");
+        assert_eq!(config.option("host"), Some("mail.local"));
+        assert_eq!(config.options["port"].as_integer(), Some(2525));
+        assert_eq!(config.option("from"), Some("tg@x.org"));
+        assert_eq!(config.option("username"), Some("ops@x"));
+        assert_eq!(config.options["to"].as_array().map(Vec::len), Some(2));
+        assert!(smtp_config("smtp://host").is_err());
+        assert!(smtp_config("http://host?to=a@b").is_err());
+    }
+
+    #[test]
+    fn verdicts_come_in_both_shapes() {
+        assert_eq!(pii_verdict(&json!("true")), Some(true));
+        assert_eq!(pii_verdict(&json!("FALSE")), Some(false));
+        assert_eq!(pii_verdict(&json!({"pii_detected": true})), Some(true));
+        assert_eq!(pii_verdict(&json!({"pii_detected": null})), None);
+    }
+}
