@@ -266,14 +266,16 @@ async fn the_events_version_is_deleted_not_a_newer_upload() {
     let newer = world
         .store
         .insert(BUCKET, KEY, b"clean", Some("image/jpeg"));
+    // The PII check must look at the event's version, not at the newer current one.
+    let pii_version = with_pii.clone();
+    let pii: Arc<PiiScript> = Arc::new(move |_store, payload, _call| {
+        Ok(json!(payload["version_id"] == json!(pii_version)))
+    });
     let execution = world
-        .run(
-            "delete",
-            object_created(KEY, Some(&with_pii)),
-            Arc::from(detector(json!("true"))),
-        )
+        .run("delete", object_created(KEY, Some(&with_pii)), pii)
         .await;
     assert_succeeded(&execution);
+    assert_eq!(execution.output.unwrap()["path"], json!("image-pii"));
     assert!(!world.store.has_version(BUCKET, KEY, &with_pii));
     assert!(world.store.has_version(BUCKET, KEY, &newer));
     assert_eq!(world.store.bytes(BUCKET, KEY), Some(b"clean".to_vec()));
@@ -308,7 +310,7 @@ async fn quarantine_copies_the_version_with_tags_then_deletes_it() {
     let world = World::new(MemoryStore::versioned(), key);
     let version = world.store.insert(BUCKET, key, b"jpeg", Some("image/jpeg"));
     let verdict = json!({
-        "pii_detected": true, "status": "ok", "detector": "bedrock:claude-3-5-sonnet",
+        "pii_detected": true, "status": "ok", "detector": "bedrock:claude-3-5-sonnet (v2), eu",
         "entities": [
             {"type": "EMAIL", "evidence": "a@b.c"},
             {"type": "PHONE", "evidence": "+1 555"},
@@ -348,7 +350,11 @@ async fn quarantine_copies_the_version_with_tags_then_deletes_it() {
     assert_eq!(tags["trailguard-source-bucket"], BUCKET);
     assert_eq!(tags["trailguard-source-version"], version);
     assert_eq!(tags["trailguard-entities"], "EMAIL+PHONE");
-    assert_eq!(tags["trailguard-detector"], "bedrock:claude-3-5-sonnet");
+    // Characters S3 refuses in tag values become '_'.
+    assert_eq!(
+        tags["trailguard-detector"],
+        "bedrock:claude-3-5-sonnet _v2__ eu"
+    );
     assert_eq!(tags["trailguard-threat-level"], "medium");
     assert!(tags.len() <= 10, "S3 allows 10 tags: {tags:?}");
     // The original version is gone for good.
@@ -371,20 +377,27 @@ async fn quarantine_copies_the_version_with_tags_then_deletes_it() {
 
 #[tokio::test]
 async fn quarantine_works_on_an_unversioned_bucket_with_the_contract_answer() {
-    let world = World::new(MemoryStore::new(), KEY);
-    world.store.insert(BUCKET, KEY, b"jpeg", Some("image/jpeg"));
+    // A key without '/': CopySource still encodes it right.
+    let key = "passport.jpg";
+    let world = World::new(MemoryStore::new(), key);
+    world.store.insert(BUCKET, key, b"jpeg", Some("image/jpeg"));
     let execution = world
         .run(
             "quarantine",
-            object_created(KEY, None),
+            object_created(key, None),
             Arc::from(detector(json!("true"))),
         )
         .await;
     assert_succeeded(&execution);
-    assert!(!world.store.contains(BUCKET, KEY));
+    assert!(!world.store.contains(BUCKET, key));
+    let quarantine_key = format!("{BUCKET}/{key}");
+    assert_eq!(
+        world.store.bytes(QUARANTINE, &quarantine_key),
+        Some(b"jpeg".to_vec())
+    );
     let tags: HashMap<String, String> = world
         .store
-        .tags(QUARANTINE, &format!("{BUCKET}/{KEY}"))
+        .tags(QUARANTINE, &quarantine_key)
         .into_iter()
         .collect();
     assert_eq!(tags["trailguard-source-version"], "none");
@@ -601,10 +614,16 @@ async fn object_deleted_between_detection_and_quarantine_is_a_notice() {
         .await;
     assert_succeeded(&execution);
     assert_eq!(execution.output.unwrap()["path"], json!("image-gone"));
-    let subjects: Vec<String> = world.messages().into_iter().map(|(s, _)| s).collect();
-    assert_eq!(subjects.len(), 2, "{subjects:?}");
-    assert!(subjects[0].contains("quarantined"));
-    assert!(subjects[1].contains("already gone"));
+    let messages = world.messages();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(messages[0].0.contains("quarantined"));
+    assert!(messages[1].0.contains("already gone"));
+    assert_eq!(
+        messages[1].1["pii_error"],
+        Value::Null,
+        "there was a verdict"
+    );
+    assert_eq!(messages[1].1["action"], json!("skipped"));
 }
 
 #[tokio::test]
@@ -628,4 +647,37 @@ async fn an_unknown_pii_action_keeps_the_image_and_alerts() {
         json!("TrailGuard.InvalidPiiAction")
     );
     assert_eq!(messages[0].1["analysis"], analysis());
+}
+
+/// With `PII_RESULT=rich` a missing object comes back as `status: error`, not as a Lambda error.
+#[tokio::test]
+async fn repeated_event_with_the_rich_result_is_a_notice_too() {
+    let world = World::new(MemoryStore::versioned(), KEY);
+    let version = world.store.insert(BUCKET, KEY, b"jpeg", Some("image/jpeg"));
+    let rich: Arc<PiiScript> = Arc::new(|store, payload, _call| {
+        let version = payload["version_id"].as_str().unwrap();
+        Ok(if store.has_version(BUCKET, KEY, version) {
+            json!({"pii_detected": true, "status": "ok", "entities": [{"type": "EMAIL"}], "detector": "offline"})
+        } else {
+            json!({"pii_detected": null, "status": "error", "entities": [], "detector": "offline",
+                   "error": {"code": "NoSuchKey", "message": "object not found", "retryable": false}})
+        })
+    });
+    let event = object_created(KEY, Some(&version));
+    assert_succeeded(&world.run("delete", event.clone(), rich.clone()).await);
+    let again = world.run("delete", event, rich).await;
+    assert_succeeded(&again);
+    assert_eq!(again.output.unwrap()["path"], json!("image-gone"));
+    let messages = world.messages();
+    assert_eq!(messages.len(), 2);
+    assert!(messages[1].0.contains("already gone"));
+    assert_eq!(
+        messages[1].1["pii_error"]["Error"],
+        json!("TrailGuard.PiiNoVerdict")
+    );
+    assert!(messages[1].1["pii_error"]["Cause"]
+        .as_str()
+        .unwrap()
+        .contains("NoSuchKey"));
+    assert_eq!(world.store.deleted().len(), 1);
 }

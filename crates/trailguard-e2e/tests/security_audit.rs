@@ -684,7 +684,6 @@ async fn a_repeated_event_for_a_deleted_image_is_a_notice() {
 /// PII image (v1) is overwritten by a clean one (v2) before v1's event is processed: the PII
 /// check must look at v1, find PII and delete v1, and leave v2 alone.
 #[tokio::test]
-#[ignore = "bug (reported): Detect PII passes no version id, so the PII handler checks the current version (v2) while Delete Image acts on the event's (v1)"]
 async fn the_pii_check_reads_the_version_the_event_names() {
     let world = World::new("the_pii_check_reads_the_version_the_event_names").await;
     let key = "uploads/profile.png";
