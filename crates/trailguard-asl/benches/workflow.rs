@@ -2,7 +2,9 @@
 //! stand-ins (a fixed-rule analysis Lambda, a PII Lambda, an in-memory bucket and notifier),
 //! and the share of time spent evaluating JSONata.
 //!
-//! `cargo bench -p trailguard-asl --bench workflow -- [EVENTS] [ROUNDS]` (defaults 100000, 5).
+//! `cargo bench -p trailguard-asl --bench workflow -- [EVENTS] [ROUNDS] [--analysis fixed|rules]`
+//! (defaults 100000, 5, fixed). `fixed` isolates the engine; `rules` runs TrailGuard's real
+//! deterministic log-analysis handler (embedded rules, no model) in-process, as `trailguard run` does.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a benchmark binary
 
@@ -107,12 +109,38 @@ fn jsonpath_baseline() -> Value {
     })
 }
 
-fn bindings() -> Bindings {
+/// TrailGuard's log-analysis handler (rules only) as the analysis Lambda.
+struct RulesAnalysis(trailguard_llm::LogAnalysisHandler);
+
+#[async_trait::async_trait]
+impl trailguard_asl::LambdaFunction for RulesAnalysis {
+    async fn call(&self, payload: Value) -> Result<Value, trailguard_asl::FunctionError> {
+        self.0
+            .handle_value(&payload)
+            .await
+            .map_err(|e| trailguard_asl::FunctionError {
+                error_type: e.error_type().to_string(),
+                error_message: e.to_string(),
+            })
+    }
+}
+
+fn bindings(rules: bool) -> Bindings {
     let mut lambda = LambdaBinding::new();
-    lambda.register(
-        "trailguard-analysis",
-        Arc::new(FnLambda(|e: Value| Ok(analyse(e)))),
-    );
+    if rules {
+        let detector = trailguard_llm::LogAnalysisHandler::load_detector(&[]).unwrap();
+        let handler = trailguard_llm::LogAnalysisHandler::new(
+            detector,
+            None,
+            trailguard_llm::AnalysisConfig::default(),
+        );
+        lambda.register("trailguard-analysis", Arc::new(RulesAnalysis(handler)));
+    } else {
+        lambda.register(
+            "trailguard-analysis",
+            Arc::new(FnLambda(|e: Value| Ok(analyse(e)))),
+        );
+    }
     lambda.register(
         "trailguard-pii",
         Arc::new(FnLambda(|p: Value| {
@@ -168,9 +196,14 @@ fn measure(runner: &Runner, inputs: &[Value], rounds: usize, label: &str) -> (f6
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
+    let all: Vec<String> = std::env::args().skip(1).collect();
+    let rules = all
+        .windows(2)
+        .any(|w| w[0] == "--analysis" && w[1] == "rules");
+    let args: Vec<String> = all
+        .iter()
+        .filter(|a| !a.starts_with("--") && *a != "rules" && *a != "fixed")
+        .cloned()
         .collect();
     let events: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let rounds: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(5);
@@ -188,20 +221,21 @@ fn main() {
         ("QuarantineBucketName".to_string(), "quarantine".to_string()),
     ]);
     let machine = StateMachine::from_json(DEFINITION, &substitutions).unwrap();
-    let runner = Runner::new(machine, bindings())
+    let runner = Runner::new(machine, bindings(rules))
         .unwrap()
         .with_history(false);
     let baseline = Runner::new(
         StateMachine::from_value(&jsonpath_baseline()).unwrap(),
-        bindings(),
+        bindings(rules),
     )
     .unwrap()
     .with_history(false);
     let inputs: Vec<Value> = (0..events).map(event).collect();
     let (base_rate, _) = measure(&baseline, &inputs, rounds, "jsonpath-baseline");
     let (rate, share) = measure(&runner, &inputs, rounds, "security-audit");
+    let analysis = if rules { "rules" } else { "fixed" };
     println!(
-        "{{\"events\": {events}, \"rounds\": {rounds}, \"security_audit_executions_per_s\": {rate:.0}, \"jsonata_share\": {share:.3}, \"jsonpath_baseline_executions_per_s\": {base_rate:.0}, \"ratio_to_baseline\": {:.3}}}",
+        "{{\"analysis\": \"{analysis}\", \"events\": {events}, \"rounds\": {rounds}, \"security_audit_executions_per_s\": {rate:.0}, \"jsonata_share\": {share:.3}, \"jsonpath_baseline_executions_per_s\": {base_rate:.0}, \"ratio_to_baseline\": {:.3}}}",
         rate / base_rate
     );
 }
