@@ -21,6 +21,9 @@ bash scripts/test-services.sh start
 trap 'bash scripts/test-services.sh stop >/dev/null 2>&1 || true' EXIT
 export CI=${CI:-true}
 
+step "real face photos for the face-detector test (scikit-image's wheel from PyPI, not committed)"
+bash scripts/fetch-face-photos.sh
+
 step "infrastructure lint (cfn-lint, checkov)"
 bash scripts/lint-infra.sh
 
