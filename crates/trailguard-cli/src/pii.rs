@@ -66,7 +66,7 @@ pub struct PiiArgs {
     /// One OCR pass only: faster, but misses some fields on cards and photos.
     #[arg(long)]
     pub fast: bool,
-    /// Images checked in parallel; each worker loads its own OCR engine (about 100 MB).
+    /// Images checked in parallel; each worker loads its own OCR engine (30 to 100 MB more).
     /// Default: the number of cores, at most 4.
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,

@@ -518,6 +518,8 @@ pub fn generate_set_with_profile(
         .arg(seed.to_string())
         .arg("--profile")
         .arg(profile)
+        // The generator's chatter goes to stderr: stdout carries the caller's report.
+        .stdout(std::process::Stdio::from(std::io::stderr()))
         .status()
         .map_err(|e| {
             format!(

@@ -11,6 +11,7 @@ use serde::Serialize;
 use std::io::Cursor;
 use std::path::Path;
 use std::time::Instant;
+use trailguard_pii::policy::entities_from_page;
 use trailguard_pii::{PiiDetector, PiiError};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -41,6 +42,9 @@ pub struct LatencyReport {
     pub decode_only: Timing,
     /// One Tesseract pass over the full-resolution grayscale image (None when not measured).
     pub plain_ocr: Option<Timing>,
+    /// Whether the recognisers and policy, run over that plain pass's text, would call the
+    /// photo PII (what the preprocessing and second pass add).
+    pub plain_ocr_pii: Option<bool>,
 }
 
 impl LatencyReport {
@@ -95,6 +99,7 @@ pub fn measure(
     let runs = runs.max(1);
     let (mut det, mut dec, mut ocr) = (Vec::new(), Vec::new(), Vec::new());
     let (mut width, mut height, mut pii_detected) = (0, 0, false);
+    let mut plain_pii = None;
     for _ in 0..runs {
         let started = Instant::now();
         let verdict = detector.detect(jpeg, Some("image/jpeg"))?;
@@ -111,8 +116,10 @@ pub fn measure(
             let started = Instant::now();
             let decoded =
                 image::load_from_memory_with_format(jpeg, ImageFormat::Jpeg).map_err(corrupt)?;
-            engine.recognise(&decoded.to_luma8(), Segmentation::Auto)?;
+            let page = engine.recognise(&decoded.to_luma8(), Segmentation::Auto)?;
             ocr.push(elapsed_ms(started));
+            let policy = &detector.config().policy;
+            plain_pii = Some(entities_from_page(&page).iter().any(|e| policy.counts(e)));
         }
     }
     Ok(LatencyReport {
@@ -125,6 +132,7 @@ pub fn measure(
         detector: Timing::from_ms(det),
         decode_only: Timing::from_ms(dec),
         plain_ocr: plain_ocr.map(|_| Timing::from_ms(ocr)),
+        plain_ocr_pii: plain_pii,
     })
 }
 

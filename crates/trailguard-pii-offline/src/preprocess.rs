@@ -92,7 +92,9 @@ pub fn prepare(image: &DynamicImage, config: &PreprocessConfig) -> Prepared {
         scale = scale.min((config.ocr_max_pixels as f64 / pixels).sqrt());
     }
     let mut gray = image.to_luma8();
-    if config.flatten_background {
+    // Flattening costs per pixel: on images being shrunk, do it after the shrink.
+    let flatten_first = scale >= 1.0;
+    if config.flatten_background && flatten_first {
         flatten_background(&mut gray);
     }
     if (scale - 1.0).abs() > 0.01 {
@@ -104,6 +106,9 @@ pub fn prepare(image: &DynamicImage, config: &PreprocessConfig) -> Prepared {
             FilterType::CatmullRom
         };
         gray = image::imageops::resize(&gray, nw, nh, filter);
+    }
+    if config.flatten_background && !flatten_first {
+        flatten_background(&mut gray);
     }
     let mut angle = 0.0;
     if config.deskew {

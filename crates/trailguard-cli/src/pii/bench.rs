@@ -64,7 +64,7 @@ pub struct BenchPiiArgs {
     /// Timed rounds per photo size.
     #[arg(long, default_value_t = 7)]
     pub runs: usize,
-    /// Skip the plain full-resolution Tesseract baseline (slow on 12 MP).
+    /// Skip the plain full-resolution Tesseract baseline.
     #[arg(long)]
     pub no_baseline: bool,
     /// Detector configuration file (as `trailguard pii --config`), to evaluate another policy.
@@ -242,7 +242,8 @@ pub fn bench(args: BenchPiiArgs) -> Result<i32> {
         );
         println!(
             "Baselines timed in the same rounds: decoding alone, and one plain Tesseract pass \
-             ({}) over the full-resolution image, as Presidio's image analyser runs.\n",
+             ({}) over the full-resolution image, as Presidio's image analyser runs; its pii= is \
+             the same recognisers and policy over that pass's text.\n",
             config.languages
         );
         println!("| photo | detector median / p95 | decode only | plain Tesseract median / p95 | detector ÷ plain |");
@@ -252,9 +253,13 @@ pub fn bench(args: BenchPiiArgs) -> Result<i32> {
             let spinner = spinner(&format!("timing the {label} photo ({} rounds)", args.runs));
             let report = measure(label, &detector, &jpeg, args.runs, plain_ocr.as_ref())?;
             spinner.finish_and_clear();
+            let plain_pii = match report.plain_ocr_pii {
+                Some(pii) => format!(", pii={pii}"),
+                None => String::new(),
+            };
             let (plain, ratio) = match (&report.plain_ocr, report.ratio_to_plain_ocr()) {
                 (Some(t), Some(r)) => (
-                    format!("{} / {} ms", t.median_ms, t.p95_ms),
+                    format!("{} / {} ms{plain_pii}", t.median_ms, t.p95_ms),
                     format!("{r:.2}×"),
                 ),
                 _ => ("-".into(), "-".into()),
