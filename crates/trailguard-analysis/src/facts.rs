@@ -2,6 +2,7 @@
 
 use crate::record::EventFacts;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::borrow::Cow;
 use trailguard_core::EventSource;
 use trailguard_events::{Event, EventKind};
@@ -88,14 +89,14 @@ const TARGET_KEYS: [&str; 15] = [
 ];
 
 /// The first non-empty target parameter; a quick read of the common case, serde for the rest.
-fn target_resource(request_parameters: &str) -> Option<String> {
+fn target_resource(request_parameters: &RawValue) -> Option<String> {
     match trailguard_events::object_str_fields(request_parameters, TARGET_KEYS) {
         Some(values) => values
             .into_iter()
             .flatten()
             .find(|value| !value.is_empty())
             .map(str::to_string),
-        None => serde_json::from_str::<TargetParams<'_>>(request_parameters)
+        None => serde_json::from_str::<TargetParams<'_>>(request_parameters.get())
             .ok()
             .and_then(TargetParams::first)
             .map(Cow::into_owned),
@@ -151,15 +152,16 @@ pub fn facts_from_event(event: &Event<'_>) -> EventFacts {
                 .as_ref()
                 .and_then(|identity| owned(identity.identity_type.as_deref()));
             if facts.s3_bucket.is_none() {
-                facts.resource = record
-                    .request_parameters
-                    .and_then(|raw| target_resource(raw.get()))
-                    .or_else(|| {
-                        record
-                            .resources
-                            .iter()
-                            .find_map(|resource| owned(resource.arn.as_deref()))
-                    });
+                facts.resource =
+                    record
+                        .request_parameters
+                        .and_then(target_resource)
+                        .or_else(|| {
+                            record
+                                .resources
+                                .iter()
+                                .find_map(|resource| owned(resource.arn.as_deref()))
+                        });
             }
         }
         Event::GuardDuty(gd) => {
@@ -205,7 +207,8 @@ mod tests {
             let case: serde_json::Value = serde_json::from_str(line).unwrap();
             if let Some(params) = case.pointer("/log/requestParameters") {
                 let params = params.to_string();
-                assert_eq!(target_resource(&params), serde_only(&params), "{params}");
+                let raw: &RawValue = serde_json::from_str(&params).unwrap();
+                assert_eq!(target_resource(raw), serde_only(&params), "{params}");
                 checked += 1;
             }
         }
@@ -219,7 +222,8 @@ mod tests {
             r#"{"keyId":null,"name":"n"}"#,
             "null",
         ] {
-            assert_eq!(target_resource(text), serde_only(text), "{text}");
+            let raw: &RawValue = serde_json::from_str(text).unwrap();
+            assert_eq!(target_resource(raw), serde_only(text), "{text}");
         }
     }
 }

@@ -6,4 +6,4 @@ pub mod pipeline;
 pub mod record;
 
 pub use facts::facts_from_event;
-pub use record::{build_record, EventFacts};
+pub use record::{build_record, build_record_owned, EventFacts};

@@ -3,7 +3,7 @@
 //!
 //! Memory stays flat: at most `queue_batches` batches of `batch_size` records are in flight.
 
-use crate::{build_record, facts_from_event};
+use crate::{build_record_owned, facts_from_event};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -45,6 +45,14 @@ pub trait Detect: Sync {
     fn feeds_correlation(&self, _event: &Event<'_>, _hits: &[RuleHit]) -> bool {
         false
     }
+
+    /// `detect`, and when `correlating`, `feeds_correlation` on its hits. Override to answer
+    /// both from one evaluation.
+    fn detect_feeding(&self, event: &Event<'_>, correlating: bool) -> (Vec<RuleHit>, bool) {
+        let hits = self.detect(event);
+        let feeds = correlating && self.feeds_correlation(event, &hits);
+        (hits, feeds)
+    }
 }
 
 /// The stateful correlation step, called in input order for events that feed it; returns the
@@ -68,6 +76,16 @@ pub enum Outcome {
     Failed(InputError),
 }
 
+self_cell::self_cell!(
+    /// A record's JSON with the event parsed from it, so the ordering thread need not parse the
+    /// events that feed correlations again.
+    struct ParsedInput {
+        owner: Box<str>,
+        #[covariant]
+        dependent: Event,
+    }
+);
+
 /// What a worker hands back: a final outcome, or one the correlation step must still see.
 #[allow(clippy::large_enum_variant)]
 enum Worked {
@@ -77,7 +95,7 @@ enum Worked {
         index: u64,
         record: AnalysisRecord,
         formatted: Vec<u8>,
-        json: Box<str>,
+        parsed: ParsedInput,
     },
 }
 
@@ -113,7 +131,7 @@ pub fn analyse_one(
 ) -> Result<AnalysisRecord, InputError> {
     let event = parse(input)?;
     let hits = detector.detect(&event);
-    Ok(build_record(&facts_from_event(&event), hits))
+    Ok(build_record_owned(facts_from_event(&event), hits))
 }
 
 fn analyse_item(
@@ -126,28 +144,53 @@ fn analyse_item(
         Ok(input) => input,
         Err(error) => return Worked::Done(Outcome::Failed(error)),
     };
-    let (record, pending) = match parse(&input) {
-        Ok(event) => {
-            let hits = detector.detect(&event);
-            let pending = correlating && detector.feeds_correlation(&event, &hits);
-            (build_record(&facts_from_event(&event), hits), pending)
-        }
+    if correlating {
+        return analyse_correlating(input, detector, format);
+    }
+    let record = match parse(&input) {
+        Ok(event) => build_record_owned(facts_from_event(&event), detector.detect(&event)),
         Err(error) => return Worked::Done(Outcome::Failed(error)),
     };
     let mut formatted = Vec::with_capacity(1024);
     format(&record, &mut formatted);
+    Worked::Done(Outcome::Analysed {
+        file: input.file,
+        index: input.index,
+        record,
+        formatted,
+    })
+}
+
+/// `analyse_item` when a correlation step follows: the event stays parsed, with its JSON, for
+/// the ordering thread when it feeds a correlation.
+fn analyse_correlating(input: InputRecord, detector: &dyn Detect, format: &Formatter) -> Worked {
+    let InputRecord { file, index, json } = input;
+    let parsed = match ParsedInput::try_new(json, |json| parse_event(json)) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            return Worked::Done(Outcome::Failed(InputError {
+                file,
+                index: Some(index),
+                message: error.to_string(),
+            }))
+        }
+    };
+    let (hits, pending) = detector.detect_feeding(parsed.borrow_dependent(), true);
+    let record = build_record_owned(facts_from_event(parsed.borrow_dependent()), hits);
+    let mut formatted = Vec::with_capacity(1024);
+    format(&record, &mut formatted);
     if pending {
         Worked::Pending {
-            file: input.file,
-            index: input.index,
+            file,
+            index,
             record,
             formatted,
-            json: input.json,
+            parsed,
         }
     } else {
         Worked::Done(Outcome::Analysed {
-            file: input.file,
-            index: input.index,
+            file,
+            index,
             record,
             formatted,
         })
@@ -160,15 +203,15 @@ fn settle(
     format: &Formatter,
     correlate: &mut Option<&mut Correlate<'_>>,
 ) -> Outcome {
-    let (file, index, record, formatted, json) = match worked {
+    let (file, index, record, formatted, parsed) = match worked {
         Worked::Done(outcome) => return outcome,
         Worked::Pending {
             file,
             index,
             record,
             formatted,
-            json,
-        } => (file, index, record, formatted, json),
+            parsed,
+        } => (file, index, record, formatted, parsed),
     };
     let unchanged = |record, formatted| Outcome::Analysed {
         file: file.clone(),
@@ -176,16 +219,17 @@ fn settle(
         record,
         formatted,
     };
-    let (Some(correlate), Ok(event)) = (correlate.as_mut(), parse_event(&json)) else {
+    let event = parsed.borrow_dependent();
+    let Some(correlate) = correlate.as_mut() else {
         return unchanged(record, formatted);
     };
-    let extra = correlate(&event, &record.reasons);
+    let extra = correlate(event, &record.reasons);
     if extra.is_empty() {
         return unchanged(record, formatted);
     }
     let mut hits = record.reasons;
     hits.extend(extra);
-    let record = build_record(&facts_from_event(&event), hits);
+    let record = build_record_owned(facts_from_event(event), hits);
     let mut formatted = Vec::with_capacity(1024);
     format(&record, &mut formatted);
     unchanged(record, formatted)

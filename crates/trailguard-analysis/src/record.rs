@@ -149,7 +149,7 @@ fn push_labelled(out: &mut String, label: &str, value: Option<&str>) {
 
 /// A readable English sentence: who, what, which resource, from where, with what result.
 pub fn summarize(facts: &EventFacts, hits: &[RuleHit], level: ThreatLevel) -> String {
-    let mut text = String::with_capacity(256);
+    let mut text = String::with_capacity(512);
     if let Some(title) = facts.finding_title.as_deref() {
         text.push_str("GuardDuty finding ");
         push_or_unknown(&mut text, facts.action.as_deref());
@@ -203,7 +203,27 @@ pub fn summarize(facts: &EventFacts, hits: &[RuleHit], level: ThreatLevel) -> St
 
 /// Builds the analysis record. Hits are sorted highest level first; the threat level is the
 /// highest among them (low when none fired).
-pub fn build_record(facts: &EventFacts, mut hits: Vec<RuleHit>) -> AnalysisRecord {
+pub fn build_record(facts: &EventFacts, hits: Vec<RuleHit>) -> AnalysisRecord {
+    let mut record = build_record_with(facts, hits);
+    record.s3_bucket = facts.s3_bucket.clone();
+    record.s3_key = facts.s3_key.clone();
+    record.event_id = facts.event_id.clone();
+    record.event_time = facts.event_time.clone();
+    record
+}
+
+/// [`build_record`] that takes the facts by value, moving their strings into the record.
+pub fn build_record_owned(mut facts: EventFacts, hits: Vec<RuleHit>) -> AnalysisRecord {
+    let mut record = build_record_with(&facts, hits);
+    record.s3_bucket = facts.s3_bucket.take();
+    record.s3_key = facts.s3_key.take();
+    record.event_id = facts.event_id.take();
+    record.event_time = facts.event_time.take();
+    record
+}
+
+/// The record without the four fields copied from the facts as they are.
+fn build_record_with(facts: &EventFacts, mut hits: Vec<RuleHit>) -> AnalysisRecord {
     hits.sort_by(|a, b| {
         b.level
             .cmp(&a.level)
@@ -235,12 +255,12 @@ pub fn build_record(facts: &EventFacts, mut hits: Vec<RuleHit>) -> AnalysisRecor
         event_title: event_title(facts),
         summarize: summarize(facts, &hits, level),
         threat_level: level,
-        s3_bucket: facts.s3_bucket.clone(),
-        s3_key: facts.s3_key.clone(),
+        s3_bucket: None,
+        s3_key: None,
         is_image_upload,
         media_type,
-        event_id: facts.event_id.clone(),
-        event_time: facts.event_time.clone(),
+        event_id: None,
+        event_time: None,
         source: facts.source.unwrap_or(EventSource::Cloudtrail),
         reasons: hits,
         mitre_techniques: mitre,
@@ -330,11 +350,6 @@ fn has_byte(word: u64, byte: u8) -> u64 {
     x.wrapping_sub(ONES) & !x & HIGHS
 }
 
-/// True when one of the 8 bytes in `word` is a control character, `"` or `\`.
-fn word_needs_escape(word: u64) -> bool {
-    below_space(word) | has_byte(word, b'"') | has_byte(word, b'\\') != 0
-}
-
 /// True when one of the 8 bytes in `word` may start a control character (see `push_quoted`).
 fn maybe_control(word: u64) -> bool {
     below_space(word) | has_byte(word, 0x7f) | has_byte(word, 0xc2) != 0
@@ -356,25 +371,36 @@ fn any_byte(bytes: &[u8], test: fn(u64) -> bool) -> bool {
     test(u64::from_le_bytes(word))
 }
 
+/// Index of the first byte at or after `from` that JSON must escape (control, `"`, `\\`).
+fn next_escape(bytes: &[u8], mut from: usize) -> Option<usize> {
+    while let Some(chunk) = bytes.get(from..from + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        // The lowest flagged byte of these tests is exact (false flags only follow a true one).
+        let hits = below_space(word) | has_byte(word, b'"') | has_byte(word, b'\\');
+        if hits != 0 {
+            return Some(from + (hits.trailing_zeros() / 8) as usize);
+        }
+        from += 8;
+    }
+    bytes
+        .get(from..)?
+        .iter()
+        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+        .map(|k| from + k)
+}
+
 /// A JSON string literal with serde_json's escapes (`\n`-style short forms, else `\u00XX`).
 fn push_json_str(out: &mut Vec<u8>, value: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = value.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    // Skip clean 8-byte words; escape byte by byte only from the first word that needs it.
-    let mut clean = 0;
-    for chunk in bytes.chunks_exact(8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        if word_needs_escape(u64::from_le_bytes(word)) {
-            break;
-        }
-        clean += 8;
-    }
-    out.extend_from_slice(&bytes[..clean]);
-    let mut start = clean;
-    for (i, &byte) in bytes.iter().enumerate().skip(clean) {
+    // Copy clean runs whole, found a word at a time; escape only the bytes that need it.
+    let mut start = 0;
+    while let Some(at) = next_escape(bytes, start) {
+        let byte = bytes[at];
         let short = match byte {
             b'"' => b'"',
             b'\\' => b'\\',
@@ -383,10 +409,9 @@ fn push_json_str(out: &mut Vec<u8>, value: &str) {
             b'\t' => b't',
             0x08 => b'b',
             0x0c => b'f',
-            0x00..=0x1f => b'u',
-            _ => continue,
+            _ => b'u',
         };
-        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(&bytes[start..at]);
         out.push(b'\\');
         out.push(short);
         if short == b'u' {
@@ -394,7 +419,7 @@ fn push_json_str(out: &mut Vec<u8>, value: &str) {
             out.push(HEX[usize::from(byte >> 4)]);
             out.push(HEX[usize::from(byte & 0xf)]);
         }
-        start = i + 1;
+        start = at + 1;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
@@ -505,6 +530,12 @@ mod tests {
         for n in 0..20 {
             let mut record = build_record(&EventFacts::default(), vec![]);
             record.summarize = format!("{}\"{}", "x".repeat(n), "y".repeat(n % 9));
+            record.event_title = format!(
+                "{}\\{}\u{1}\"{}",
+                "a".repeat(n % 11),
+                "b".repeat(n),
+                "c".repeat(17 - n % 17)
+            );
             records.push(record);
         }
         for record in &records {

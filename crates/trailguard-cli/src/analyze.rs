@@ -73,6 +73,11 @@ impl Detect for Rules {
     fn feeds_correlation(&self, event: &Event<'_>, _hits: &[RuleHit]) -> bool {
         self.detector.feeds_correlation(event)
     }
+
+    fn detect_feeding(&self, event: &Event<'_>, correlating: bool) -> (Vec<RuleHit>, bool) {
+        let (hits, feeds) = self.detector.detect_feeding(event);
+        (hits, correlating && feeds)
+    }
 }
 
 /// Counts shown in the summary.

@@ -223,24 +223,41 @@ impl Detector {
     /// Every rule hit for one event, highest level first. Correlation rules are not evaluated
     /// here (see [`Correlator`]); base rules that only feed a correlation do not report.
     pub fn detect(&self, event: &Event<'_>) -> Vec<RuleHit> {
+        self.detect_feeding(event).0
+    }
+
+    /// [`Detector::detect`] and [`Detector::feeds_correlation`] from one evaluation of the rules.
+    pub fn detect_feeding(&self, event: &Event<'_>) -> (Vec<RuleHit>, bool) {
         let mut hits = Vec::new();
+        let mut feeds = false;
         match event {
             Event::CloudTrail(ct) => {
-                let doc = RecordDoc::new(&ct.record);
-                self.detect_record(&doc, &mut hits);
+                let doc = RecordDoc::quick(&ct.record);
+                feeds = self.detect_record_feeding(&doc, &mut hits);
             }
             Event::GuardDuty(gd) => hits.push(guardduty::finding_hit(&gd.finding)),
             // S3 object events carry no API context the rules could judge; they rate low.
             Event::S3Notification(_) | Event::S3EventBridge(_) => {}
         }
         hits.sort_by_key(|hit| std::cmp::Reverse(hit.level));
-        hits
+        (hits, feeds)
     }
 
     /// Rule hits for a CloudTrail record already wrapped in a [`RecordDoc`].
     pub fn detect_record(&self, doc: &RecordDoc<'_, '_>, hits: &mut Vec<RuleHit>) {
+        self.detect_record_feeding(doc, hits);
+    }
+
+    /// `detect_record`; also says whether a correlation base rule matched (every matching rule
+    /// is among the evaluated ones: the pre-filter only skips rules that cannot match).
+    fn detect_record_feeding(&self, doc: &RecordDoc<'_, '_>, hits: &mut Vec<RuleHit>) -> bool {
         let mut matches: Vec<Match<'_>> = Vec::new();
         self.rules.evaluate(doc, &mut matches);
+        let feeds = matches.iter().any(|m| {
+            self.correlation_base_rules
+                .binary_search(&m.rule_index)
+                .is_ok()
+        });
         for m in &matches {
             if m.rule.correlation_only {
                 continue;
@@ -255,6 +272,7 @@ impl Detector {
         if self.builtins {
             builtin::detect(doc, hits);
         }
+        feeds
     }
 
     /// Whether the event matches a base rule of some correlation rule, i.e. whether the
@@ -263,7 +281,7 @@ impl Detector {
         let Event::CloudTrail(ct) = event else {
             return false;
         };
-        let doc = RecordDoc::new(&ct.record);
+        let doc = RecordDoc::quick(&ct.record);
         let rules = self.rules.rules();
         self.correlation_base_rules
             .iter()
@@ -321,7 +339,7 @@ impl Correlator {
         if self.base_rules.is_empty() {
             return Vec::new();
         }
-        let doc = RecordDoc::new(&ct.record);
+        let doc = RecordDoc::quick(&ct.record);
         let rules = self.rules.rules();
         let matched: Vec<usize> = self
             .base_rules

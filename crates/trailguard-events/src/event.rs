@@ -306,14 +306,26 @@ fn split_s3_arn(arn: &str) -> Option<(&str, Option<&str>)> {
 
 /// The resource name of an IAM/STS ARN, shortened for display.
 fn name_from_arn(arn: &str) -> Option<&str> {
-    let resource = arn.splitn(6, ':').nth(5)?;
+    // What follows the fifth ':' (`arn.splitn(6, ':').nth(5)`), found byte-wise: this runs for
+    // every event.
+    let fifth = arn
+        .bytes()
+        .enumerate()
+        .filter(|(_, b)| *b == b':')
+        .nth(4)?
+        .0;
+    let resource = arn.get(fifth + 1..)?;
     if resource.is_empty() {
         return None;
     }
     if let Some(rest) = resource.strip_prefix("assumed-role/") {
         return Some(rest);
     }
-    Some(resource.rsplit('/').next().unwrap_or(resource)).filter(|s| !s.is_empty())
+    let last = match resource.bytes().rposition(|b| b == b'/') {
+        Some(slash) => resource.get(slash + 1..)?,
+        None => resource,
+    };
+    Some(last).filter(|s| !s.is_empty())
 }
 
 #[derive(Deserialize, Default)]
@@ -371,7 +383,7 @@ fn s3_params<'a>(r: &CloudTrailRecord<'a>) -> Result<Option<S3Params<'a>>, Parse
         Some(raw) if raw.get().trim_start().starts_with('{') => {
             let text = raw.get();
             let fast = crate::parse::object_str_fields(
-                text,
+                raw,
                 [
                     "bucketName",
                     "key",
@@ -461,6 +473,35 @@ mod tests {
         assert_eq!(name_from_arn("arn:aws:iam::1:root"), Some("root"));
         assert_eq!(name_from_arn("arn:aws:iam::1:user/path/bob"), Some("bob"));
         assert_eq!(name_from_arn("nonsense"), None);
+        assert_eq!(name_from_arn("arn:aws:iam::1:"), None);
+        assert_eq!(name_from_arn("arn:aws:iam::1:user/"), None);
+        assert_eq!(name_from_arn("a:b:c:d:e:f:g/h"), Some("h"));
+        assert_eq!(name_from_arn("arn:aws:iam::1:root/é"), Some("é"));
+        // Same answers as the char-based split it replaces.
+        let reference = |arn: &'static str| {
+            let resource = arn.splitn(6, ':').nth(5)?;
+            if resource.is_empty() {
+                return None;
+            }
+            if let Some(rest) = resource.strip_prefix("assumed-role/") {
+                return Some(rest);
+            }
+            Some(resource.rsplit('/').next().unwrap_or(resource)).filter(|s| !s.is_empty())
+        };
+        for arn in [
+            "arn:aws:sts::123:assumed-role/R/s",
+            "arn:aws:sts::123:federated-user/bob",
+            "arn:aws:iam::123:user/a/b/c",
+            "arn:aws:iam::123:root",
+            "arn:aws:iam::123:role/x:y/z",
+            ":::::",
+            "::::::/",
+            "a:b:c:d",
+            "",
+            "arn:aws:iam::1:assumed-role/",
+        ] {
+            assert_eq!(name_from_arn(arn), reference(arn), "{arn}");
+        }
     }
 
     #[test]

@@ -30,7 +30,7 @@ mod scan;
 mod url;
 
 pub use model::*;
-pub use parse::{object_str_fields, parse_event, ParseError};
+pub use parse::{object_str_fields, parse_event, path_values, ParseError, RawScalar};
 pub use read::{
     is_log_file_name, read_file, read_inputs, read_reader, read_stdin, EventReader, Inputs, Origin,
     RawEvent, ReadError, ReadErrorKind, ReadOptions,

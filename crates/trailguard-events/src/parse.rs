@@ -14,7 +14,7 @@ use crate::model::*;
 
 mod fast;
 
-pub use fast::object_str_fields;
+pub use fast::{object_str_fields, path_values, RawScalar};
 
 /// Why one event could not be turned into an [`Event`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

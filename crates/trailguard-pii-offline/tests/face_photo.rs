@@ -13,7 +13,10 @@ fn photos_dir() -> PathBuf {
     let dir = std::env::var_os("TRAILGUARD_FACE_PHOTOS")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.cache/face-photos"))
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../.cache/face-photos"
+            ))
         });
     assert!(
         dir.join("astronaut.png").is_file(),
@@ -43,7 +46,10 @@ fn a_real_face_is_found_where_it_is_and_counts_when_configured() {
     // Eileen Collins' face spans roughly x 170..280, y 40..170 of the 512×512 portrait.
     let bbox = faces[0].bbox.expect("a face has a box");
     let (cx, cy) = (bbox.left + bbox.width / 2, bbox.top + bbox.height / 2);
-    assert!((190..=260).contains(&cx) && (70..=150).contains(&cy), "{bbox:?}");
+    assert!(
+        (190..=260).contains(&cx) && (70..=150).contains(&cy),
+        "{bbox:?}"
+    );
     assert!((60..=180).contains(&bbox.width), "{bbox:?}");
     assert!(verdict.pii_detected, "{}", verdict.reason);
 

@@ -8,6 +8,7 @@ use crate::rule::{parse_meta, LogSourceFilter, Rule};
 use serde::Deserialize as _;
 use serde_yaml_ng::Value as Yaml;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -248,19 +249,33 @@ impl RuleSetBuilder {
                 Err(reason) => self.unsupported(&source, document, id, title, reason),
             }
         }
-        let mut index: HashMap<Box<str>, Vec<u32>> = HashMap::new();
+        let mut index = KeyMap::default();
         let mut unindexed = Vec::new();
+        let mut secondary: Vec<KeyIndex> = Vec::new();
         for (i, rule) in self.rules.iter().enumerate() {
             let i = u32::try_from(i).unwrap_or(u32::MAX);
             match rule.detection.required_values(&self.index_field) {
-                Some(mut values) => {
-                    values.sort();
-                    values.dedup();
-                    for value in values {
-                        index.entry(value.into_boxed_str()).or_default().push(i);
+                Some(values) => add_to_index(&mut index, values, i),
+                None => match secondary_key(rule, &self.index_field) {
+                    // Rules without an `eventName` requirement are indexed by another field
+                    // whose literal values they require (errorCode, userIdentity.type, ...).
+                    Some((field, values)) => {
+                        let at = match secondary.iter().position(|k| *k.field == *field) {
+                            Some(at) => at,
+                            None => {
+                                secondary.push(KeyIndex {
+                                    field: field.into(),
+                                    index: KeyMap::default(),
+                                    rules: Vec::new(),
+                                });
+                                secondary.len() - 1
+                            }
+                        };
+                        add_to_index(&mut secondary[at].index, values, i);
+                        secondary[at].rules.push(i);
                     }
-                }
-                None => unindexed.push(i),
+                    None => unindexed.push(i),
+                },
             }
         }
         self.report.rules = self.rules.len();
@@ -271,9 +286,72 @@ impl RuleSetBuilder {
             index_field: self.index_field,
             index,
             unindexed,
+            secondary,
         };
         (set, self.report)
     }
+}
+
+/// Key value → rules, looked up several times per event: a simple multiplicative hash (FxHash)
+/// instead of SipHash. The table holds only rule literals and never grows with input, so event
+/// values cannot force collisions that matter.
+type KeyMap = HashMap<Box<str>, Vec<u32>, BuildHasherDefault<FxHasher>>;
+
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(SEED);
+        }
+        for &byte in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(byte)).wrapping_mul(SEED);
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.write(&[byte]);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+fn add_to_index(index: &mut KeyMap, mut values: Vec<String>, rule: u32) {
+    values.sort();
+    values.dedup();
+    for value in values {
+        index.entry(value.into_boxed_str()).or_default().push(rule);
+    }
+}
+
+/// The field (other than the main key) with the fewest literal values the rule requires.
+fn secondary_key(rule: &Rule, main_field: &str) -> Option<(String, Vec<String>)> {
+    let mut fields = std::collections::BTreeSet::new();
+    rule.detection.fields(&mut fields);
+    fields
+        .into_iter()
+        .filter(|field| *field != main_field)
+        .filter_map(|field| {
+            let values = rule.detection.required_values(field)?;
+            Some((field.to_owned(), values))
+        })
+        .min_by_key(|(_, values)| values.len())
+}
+
+/// Rules pre-filtered by the values of one more key field.
+#[derive(Debug, Clone)]
+struct KeyIndex {
+    field: Box<str>,
+    index: KeyMap,
+    /// Every rule in `index`, for values the index cannot judge.
+    rules: Vec<u32>,
 }
 
 fn describe_filter(filter: &LogSourceFilter) -> String {
@@ -362,8 +440,10 @@ pub struct RuleSet {
     rules: Vec<Rule>,
     correlations: Vec<Arc<CorrelationRule>>,
     index_field: String,
-    index: HashMap<Box<str>, Vec<u32>>,
+    index: KeyMap,
     unindexed: Vec<u32>,
+    /// Rules without a main-key requirement, indexed by another field.
+    secondary: Vec<KeyIndex>,
 }
 
 /// Longest key value lowercased on the stack; longer ones are lowercased on the heap.
@@ -413,9 +493,15 @@ impl RuleSet {
         &self.index_field
     }
 
-    /// How many rules the pre-filter can skip by key value.
+    /// How many rules the pre-filter can skip by the value of the key field.
     pub fn indexed_rule_count(&self) -> usize {
-        self.rules.len() - self.unindexed.len()
+        let by_other_fields: usize = self.secondary.iter().map(|k| k.rules.len()).sum();
+        self.rules.len() - self.unindexed.len() - by_other_fields
+    }
+
+    /// How many rules are evaluated on every event (no key field narrows them).
+    pub fn unindexed_rule_count(&self) -> usize {
+        self.unindexed.len()
     }
 
     /// Every field path the rules and correlations read, sorted: what a typed reader must provide.
@@ -444,9 +530,39 @@ impl RuleSet {
         for &i in &self.unindexed {
             self.eval_rule(i as usize, doc, out);
         }
+        for key in &self.secondary {
+            if !self.eval_candidates(&key.field, &key.index, start, doc, out) {
+                // A value the index cannot judge: evaluate the group's rules not yet matched.
+                for &i in &key.rules {
+                    if !out[start..].iter().any(|m| m.rule_index == i as usize) {
+                        self.eval_rule(i as usize, doc, out);
+                    }
+                }
+            }
+        }
+        if !self.eval_candidates(&self.index_field, &self.index, start, doc, out) {
+            out.truncate(start);
+            self.evaluate_all(doc, out);
+            return;
+        }
+        if out.len() - start > 1 {
+            out[start..].sort_unstable_by_key(|m| m.rule_index);
+        }
+    }
+
+    /// Evaluates the rules `index` lists for the values of `field`. False when a value is one
+    /// the index cannot judge (a number, boolean or object), leaving the caller to fall back.
+    fn eval_candidates<'r, D: Document + ?Sized>(
+        &'r self,
+        field: &str,
+        index: &KeyMap,
+        start: usize,
+        doc: &D,
+        out: &mut Vec<Match<'r>>,
+    ) -> bool {
         let mut fall_back = false;
         let mut values = 0usize;
-        doc.visit_field(&self.index_field, &mut |value| {
+        doc.visit_field(field, &mut |value| {
             values += 1;
             match value {
                 FieldValue::Str(s) => {
@@ -455,11 +571,9 @@ impl RuleSet {
                         let lowered = &mut buf[..s.len()];
                         lowered.copy_from_slice(s.as_bytes());
                         lowered.make_ascii_lowercase();
-                        std::str::from_utf8(lowered)
-                            .ok()
-                            .and_then(|k| self.index.get(k))
+                        std::str::from_utf8(lowered).ok().and_then(|k| index.get(k))
                     } else {
-                        self.index.get(crate::matcher::fold_case(s).as_str())
+                        index.get(crate::matcher::fold_case(s).as_str())
                     };
                     for &i in candidates.map(Vec::as_slice).unwrap_or_default() {
                         let i = i as usize;
@@ -471,21 +585,14 @@ impl RuleSet {
                     false
                 }
                 FieldValue::Null => false,
-                // Numbers or objects as key: the index cannot tell, evaluate everything.
+                // Numbers or objects as key: the index cannot tell.
                 _ => {
                     fall_back = true;
                     true
                 }
             }
         });
-        if fall_back {
-            out.truncate(start);
-            self.evaluate_all(doc, out);
-            return;
-        }
-        if out.len() - start > 1 {
-            out[start..].sort_unstable_by_key(|m| m.rule_index);
-        }
+        !fall_back
     }
 
     /// Evaluates every rule, bypassing the pre-filter (reference behaviour for tests).

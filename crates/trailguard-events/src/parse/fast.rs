@@ -28,13 +28,17 @@ fn below_space(word: u64) -> u64 {
     word.wrapping_sub(ONES * 0x20) & !word & HIGHS
 }
 
-/// Index of the first `"`, `\` or control byte at or after `i`.
-fn find_special(b: &[u8], mut i: usize) -> Option<usize> {
+/// Index of the first `"`, `\` or (unless the text has none) control byte at or after `i`.
+#[inline]
+fn find_special(b: &[u8], mut i: usize, controls: bool) -> Option<usize> {
     while let Some(chunk) = b.get(i..i + 8) {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
         let w = u64::from_le_bytes(word);
-        let hits = has_byte(w, b'"') | has_byte(w, b'\\') | below_space(w);
+        let mut hits = has_byte(w, b'"') | has_byte(w, b'\\');
+        if controls {
+            hits |= below_space(w);
+        }
         if hits != 0 {
             return Some(i + (hits.trailing_zeros() / 8) as usize);
         }
@@ -46,15 +50,88 @@ fn find_special(b: &[u8], mut i: usize) -> Option<usize> {
         .map(|k| i + k)
 }
 
+/// Whether `b` holds a byte below 0x20 (written so the compiler vectorizes it: one check per
+/// record lets the string scans skip the control-character test).
+fn has_control_byte(b: &[u8]) -> bool {
+    let mut chunks = b.chunks_exact(32);
+    for chunk in &mut chunks {
+        if chunk.iter().fold(0u8, |acc, &x| acc | u8::from(x < 0x20)) != 0 {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&x| x < 0x20)
+}
+
 /// A cursor over one JSON text. Every method returns `None` where the fast path gives up.
 pub(crate) struct Lexer<'a> {
     s: &'a str,
     i: usize,
+    /// The text may hold control bytes (whitespace between tokens, or invalid ones in strings).
+    controls: bool,
+    /// The text is known to be valid JSON (a `RawValue`): skipped values need no validation.
+    trusted: bool,
 }
 
 impl<'a> Lexer<'a> {
     pub(crate) fn new(s: &'a str) -> Self {
-        Lexer { s, i: 0 }
+        Lexer {
+            s,
+            i: 0,
+            controls: has_control_byte(s.as_bytes()),
+            trusted: false,
+        }
+    }
+
+    /// A cursor over a raw value's text, which serde_json or this module has validated: its
+    /// strings hold no control bytes (those are invalid JSON), so no need to look for them.
+    fn over_raw(raw: &'a RawValue) -> Self {
+        Lexer {
+            s: raw.get(),
+            i: 0,
+            controls: false,
+            trusted: true,
+        }
+    }
+
+    /// Skips one value of valid JSON by tracking only strings and brackets.
+    fn skip_trusted(&mut self) -> Option<()> {
+        self.ws();
+        let b = self.bytes();
+        match self.peek()? {
+            b'"' => self.skip_str(),
+            b'{' | b'[' => {
+                let mut depth = 0u32;
+                let mut i = self.i;
+                loop {
+                    match *b.get(i)? {
+                        b'"' => {
+                            self.i = i;
+                            self.skip_str()?;
+                            i = self.i;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth = depth.checked_sub(1)?;
+                            if depth == 0 {
+                                self.i = i + 1;
+                                return Some(());
+                            }
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+            }
+            _ => {
+                let rest = b.get(self.i..)?;
+                self.i += rest
+                    .iter()
+                    .position(|&c| matches!(c, b',' | b'}' | b']' | b' ' | b'\n' | b'\t' | b'\r'))
+                    .unwrap_or(rest.len());
+                Some(())
+            }
+        }
     }
 
     fn bytes(&self) -> &'a [u8] {
@@ -83,13 +160,14 @@ impl<'a> Lexer<'a> {
     }
 
     /// A string without escapes or control characters, borrowed; the cursor is on its `"`.
+    #[inline]
     fn plain_str(&mut self) -> Option<&'a str> {
         let b = self.bytes();
         if b.get(self.i) != Some(&b'"') {
             return None;
         }
         let start = self.i + 1;
-        let end = find_special(b, start)?;
+        let end = find_special(b, start, self.controls)?;
         if b[end] != b'"' {
             return None;
         }
@@ -102,7 +180,7 @@ impl<'a> Lexer<'a> {
         let b = self.bytes();
         let mut i = self.i + 1;
         loop {
-            let at = find_special(b, i)?;
+            let at = find_special(b, i, self.controls)?;
             match b[at] {
                 b'"' => {
                     self.i = at + 1;
@@ -180,6 +258,9 @@ impl<'a> Lexer<'a> {
 
     /// Skips one value of any type, validating it.
     fn skip_value(&mut self, depth: u32) -> Option<()> {
+        if self.trusted {
+            return self.skip_trusted();
+        }
         if depth > MAX_DEPTH {
             return None;
         }
@@ -324,17 +405,18 @@ impl<'a> Lexer<'a> {
     }
 }
 
-/// The string members named `keys` of the JSON object `json`, read the way serde deserializes a
+/// The string members named `keys` of the JSON object `raw`, read the way serde deserializes a
 /// struct of `Option<Cow<str>>` fields with those names (null or absent is `None`, other members
 /// are skipped). `None` when serde must judge: not an object, a key given twice, a value that is
 /// not a string, an escaped string. Callers then deserialize with serde, so results never differ.
 pub fn object_str_fields<'a, const N: usize>(
-    json: &'a str,
+    raw: &'a RawValue,
     keys: [&str; N],
 ) -> Option<[Option<&'a str>; N]> {
+    let json = raw.get();
     let mut out = [None; N];
     let mut seen = Seen(0);
-    let mut lx = Lexer::new(json);
+    let mut lx = Lexer::over_raw(raw);
     lx.ws();
     if lx.peek()? != b'{' {
         return None;
@@ -349,6 +431,139 @@ pub fn object_str_fields<'a, const N: usize>(
     })?;
     lx.ws();
     (lx.i == json.len()).then_some(out)
+}
+
+/// A scalar found inside raw JSON by [`path_values`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RawScalar<'a> {
+    Null,
+    Bool(bool),
+    Number(f64),
+    Str(&'a str),
+}
+
+/// Most dots in a path [`path_values`] follows itself.
+const MAX_PATH_DOTS: usize = 7;
+
+/// Appends the scalars at the dotted `path` inside the raw JSON value `raw`, with the lookup rules of
+/// a `serde_json::Value` document in `trailguard_sigma`: arrays anywhere are flattened, a key
+/// holding the whole remaining path (a literal dot) wins over nesting, otherwise every split
+/// point is tried in order; scalars before the path ends are not visited. `None` (with `out` in
+/// an unspecified state) when only a parsed tree can answer exactly: an escaped key or string, a
+/// key given twice, an object where the path ends, a number that is not a plain integer.
+pub fn path_values<'a>(raw: &'a RawValue, path: &str, out: &mut Vec<RawScalar<'a>>) -> Option<()> {
+    let mut lx = Lexer::over_raw(raw);
+    values_at(&mut lx, path, out, 0)
+}
+
+/// Reads the value at the cursor (consuming it) and appends the scalars at `path` inside it.
+fn values_at<'a>(
+    lx: &mut Lexer<'a>,
+    path: &str,
+    out: &mut Vec<RawScalar<'a>>,
+    depth: u32,
+) -> Option<()> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    lx.ws();
+    match lx.peek()? {
+        b'[' => {
+            lx.i += 1;
+            lx.ws();
+            if lx.peek()? == b']' {
+                lx.i += 1;
+                return Some(());
+            }
+            loop {
+                values_at(lx, path, out, depth + 1)?;
+                lx.ws();
+                match lx.peek()? {
+                    b',' => lx.i += 1,
+                    b']' => {
+                        lx.i += 1;
+                        return Some(());
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        // An object where the path ends is visited as its JSON text: the tree's job.
+        b'{' if path.is_empty() => None,
+        b'{' => {
+            // Where the values of the whole path and of each prefix before a dot start.
+            let mut dot_at = [0usize; MAX_PATH_DOTS];
+            let mut count = 0;
+            for (at, _) in path.bytes().enumerate().filter(|(_, b)| *b == b'.') {
+                *dot_at.get_mut(count)? = at;
+                count += 1;
+            }
+            let dots = &dot_at[..count];
+            let mut whole: Option<usize> = None;
+            let mut prefixes: [Option<usize>; MAX_PATH_DOTS] = [None; MAX_PATH_DOTS];
+            lx.object(|key, lx| {
+                lx.ws();
+                let slot = if key == path {
+                    Some(&mut whole)
+                } else {
+                    dots.iter()
+                        .position(|&dot| path.get(..dot) == Some(key))
+                        .and_then(|k| prefixes.get_mut(k))
+                };
+                if let Some(slot) = slot {
+                    if slot.is_some() {
+                        return None; // a key given twice: the tree keeps the last one
+                    }
+                    *slot = Some(lx.i);
+                }
+                lx.skip_value(depth + 1)
+            })?;
+            let mut at = |start: usize, rest: &str| {
+                let mut sub = Lexer {
+                    s: lx.s,
+                    i: start,
+                    controls: lx.controls,
+                    trusted: lx.trusted,
+                };
+                values_at(&mut sub, rest, out, depth + 1)
+            };
+            if let Some(start) = whole {
+                return at(start, "");
+            }
+            for (k, &dot) in dots.iter().enumerate() {
+                if let (Some(start), Some(rest)) = (prefixes[k], path.get(dot + 1..)) {
+                    at(start, rest)?;
+                }
+            }
+            Some(())
+        }
+        _ if !path.is_empty() => lx.skip_value(depth),
+        b'"' => {
+            let text = lx.plain_str()?;
+            out.push(RawScalar::Str(text));
+            Some(())
+        }
+        b'n' => lx.literal(b"null").map(|()| out.push(RawScalar::Null)),
+        b't' => lx
+            .literal(b"true")
+            .map(|()| out.push(RawScalar::Bool(true))),
+        b'f' => lx
+            .literal(b"false")
+            .map(|()| out.push(RawScalar::Bool(false))),
+        _ => {
+            let start = lx.i;
+            lx.skip_number()?;
+            let text = lx.s.get(start..lx.i)?;
+            // Plain integers convert exactly as serde_json's `as_f64`; others go to serde.
+            let digits = text.strip_prefix('-').unwrap_or(text);
+            if digits.len() > 18 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let n: i64 = text.parse().ok()?;
+            out.push(RawScalar::Number(n as f64));
+            Some(())
+        }
+    }
 }
 
 /// serde_json's name for a raw value in the serde data model (`serde_json::value::RawValue`
@@ -540,9 +755,7 @@ pub(super) fn probe(json: &str) -> Option<Probe<'_>> {
             _ => {
                 let (field, slot) = match key {
                     "resources" => (30, &mut p.resources),
-                    "requestParameters" | "requestparameters" => {
-                        (31, &mut p.request_parameters)
-                    }
+                    "requestParameters" | "requestparameters" => (31, &mut p.request_parameters),
                     "responseElements" | "responseelements" => (32, &mut p.response_elements),
                     "additionalEventData" | "additionaleventdata" => {
                         (33, &mut p.additional_event_data)
@@ -603,11 +816,47 @@ pub(super) fn probe(json: &str) -> Option<Probe<'_>> {
 mod tests {
     use super::*;
 
+    /// `path_values` finds what a `serde_json::Value` lookup finds, or gives up.
+    #[test]
+    fn path_values_follow_value_lookup_rules() {
+        let json = r#"{"a":{"b":[{"c":"x"},{"c":["y",2]},{"d":1}]},"k.l":true,"k":{"l":false},
+            "n":null,"o":{"p":1},"s":"t","m":{"x.y":{"z":-3},"x":{"y":{"z":4}}}}"#;
+        let raw: &RawValue = serde_json::from_str(json).unwrap();
+        let get = |path: &str| {
+            let mut out = Vec::new();
+            path_values(raw, path, &mut out).map(|()| out)
+        };
+        assert_eq!(
+            get("a.b.c"),
+            Some(vec![
+                RawScalar::Str("x"),
+                RawScalar::Str("y"),
+                RawScalar::Number(2.0)
+            ])
+        );
+        assert_eq!(get("k.l"), Some(vec![RawScalar::Bool(true)]));
+        assert_eq!(get("n"), Some(vec![RawScalar::Null]));
+        assert_eq!(get("n.x"), Some(vec![]));
+        assert_eq!(get("s.x"), Some(vec![]));
+        assert_eq!(get("zz"), Some(vec![]));
+        assert_eq!(get("o"), None);
+        assert_eq!(
+            get("m.x.y.z"),
+            Some(vec![RawScalar::Number(4.0), RawScalar::Number(-3.0)])
+        );
+        let mut out = Vec::new();
+        for text in [r#"{"a":1,"a":2}"#, r#"{"a":1.5}"#, r#"{"a":"x\ny"}"#] {
+            let raw: &RawValue = serde_json::from_str(text).unwrap();
+            assert_eq!(path_values(raw, "a", &mut out), None, "{text}");
+        }
+    }
+
     #[test]
     fn string_fields_of_an_object() {
         let json = r#" {"bucketName":"b","n":[1,{"x":null}],"key":null,"other":"o"} "#;
+        let raw: &RawValue = serde_json::from_str(json).unwrap();
         assert_eq!(
-            object_str_fields(json, ["bucketName", "key", "missing"]),
+            object_str_fields(raw, ["bucketName", "key", "missing"]),
             Some([Some("b"), None, None])
         );
         for bad in [
@@ -617,7 +866,10 @@ mod tests {
             r#"["a"]"#,
             r#"{"bucketName":"a"} x"#,
         ] {
-            assert_eq!(object_str_fields(bad, ["bucketName"]), None, "{bad}");
+            let Ok(raw) = serde_json::from_str::<&RawValue>(bad) else {
+                continue;
+            };
+            assert_eq!(object_str_fields(raw, ["bucketName"]), None, "{bad}");
         }
     }
 
@@ -681,7 +933,8 @@ mod tests {
     /// result (event or error message) on the fast and the serde path.
     #[test]
     fn same_result_as_serde_on_shared_records_and_damaged_copies() {
-        let data = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"));
+        let data =
+            std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"));
         let panther = data.join("cloudtrail/panther/labelled_tests_aws_cloudtrail.jsonl");
         let text = std::fs::read_to_string(&panther)
             .unwrap_or_else(|e| panic!("shared data missing at {}: {e}", panther.display()));
@@ -733,6 +986,10 @@ mod tests {
             }
         }
         // The fast path must actually carry the common case.
-        assert!(fast_hits * 10 > records.len() * 9, "{fast_hits} of {}", records.len());
+        assert!(
+            fast_hits * 10 > records.len() * 9,
+            "{fast_hits} of {}",
+            records.len()
+        );
     }
 }
