@@ -118,7 +118,19 @@ pub async fn moto_sns_messages(
     endpoint: &str,
     topic_arn: &str,
 ) -> Result<Vec<MotoSnsMessage>, String> {
-    let data = http_get_json(endpoint, "/moto-api/data.json").await?;
+    // moto 5.2.5's data dump sometimes fails with a 500 (a FakeKey it cannot serialise) while S3
+    // requests run concurrently: try a few times before giving up.
+    let mut attempt = 0;
+    let data = loop {
+        attempt += 1;
+        match http_get_json(endpoint, "/moto-api/data.json").await {
+            Ok(data) => break data,
+            Err(error) if attempt >= 5 => {
+                return Err(format!("{error} (after {attempt} attempts)"))
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await,
+        }
+    };
     let topics = data
         .pointer("/sns/Topic")
         .and_then(serde_json::Value::as_array)
