@@ -639,13 +639,20 @@ impl<'a> EvalContext<'a> {
     ) -> Result<Option<Value>, StatesError> {
         let (outcome, spent) = self.with_env(&expr.needs, |env| {
             let started = std::time::Instant::now();
-            let outcome = expr.compiled.evaluate(None, env);
+            let outcome = expr.compiled.evaluate_json_only(None, env);
             (outcome, started.elapsed())
         });
         let spent = u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX);
         self.jsonata_nanos
             .fetch_add(spent, std::sync::atomic::Ordering::Relaxed);
         outcome.map_err(|e| {
+            if e.code == trailguard_jsonata::FUNCTION_RESULT {
+                return self.query_error(format!(
+                    "The JSONata expression '{}' specified for the field '{}' returned an unsupported result type.",
+                    expr.source,
+                    field()
+                ));
+            }
             self.query_error(format!(
                 "The JSONata expression '{}' specified for the field '{}' threw an error during evaluation. {}: {}",
                 expr.source,

@@ -82,6 +82,10 @@ fn fn_range(_: &mut Ctx, a: Vec<Option<Value>>, _: Option<&Value>, _: &Rc<Frame>
             items.push(Value::Number(start + step * i as f64));
         }
     }
+    // Step Functions returns a one-item range as the bare number (recorded: `$range(1,9,9)` is 1).
+    if items.len() == 1 {
+        return Ok(items.pop());
+    }
     Ok(Some(Value::array_from(items)))
 }
 

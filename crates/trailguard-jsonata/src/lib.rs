@@ -64,6 +64,25 @@ impl Expression {
         input: Option<&serde_json::Value>,
         env: &Environment,
     ) -> Result<Option<serde_json::Value>, Error> {
+        self.evaluate_with(input, env, false)
+    }
+
+    /// [`Self::evaluate`], but a function as the whole result is an error with code
+    /// [`FUNCTION_RESULT`] instead of the empty string JSON gives it (Step Functions refuses it).
+    pub fn evaluate_json_only(
+        &self,
+        input: Option<&serde_json::Value>,
+        env: &Environment,
+    ) -> Result<Option<serde_json::Value>, Error> {
+        self.evaluate_with(input, env, true)
+    }
+
+    fn evaluate_with(
+        &self,
+        input: Option<&serde_json::Value>,
+        env: &Environment,
+        reject_function: bool,
+    ) -> Result<Option<serde_json::Value>, Error> {
         let deadline = env.time_limit.map(|d| Instant::now() + d);
         let mut ctx = eval::Ctx::new(&env.registry, env.max_depth, deadline);
         let root = Frame::root();
@@ -81,12 +100,21 @@ impl Expression {
             other => other,
         };
         let frame = Frame::child(&root);
-        let result = ctx.evaluate(&self.root, input.as_ref(), &frame);
+        let mut result = ctx.evaluate(&self.root, input.as_ref(), &frame);
+        if reject_function && matches!(result, Ok(Some(ref v)) if v.is_function()) {
+            result = Err(Error::new(
+                FUNCTION_RESULT,
+                "the expression evaluated to a function".to_string(),
+            ));
+        }
         let json = result.and_then(|r| r.map(|v| v.to_json()).transpose());
         ctx.release();
         json
     }
 }
+
+/// Error code of [`Expression::evaluate_json_only`] when the result is a function.
+pub const FUNCTION_RESULT: &str = "TG0001";
 
 /// Variable bindings and the function library an expression is evaluated with.
 #[derive(Clone)]
