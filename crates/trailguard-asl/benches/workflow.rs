@@ -109,22 +109,6 @@ fn jsonpath_baseline() -> Value {
     })
 }
 
-/// TrailGuard's log-analysis handler (rules only) as the analysis Lambda.
-struct RulesAnalysis(trailguard_llm::LogAnalysisHandler);
-
-#[async_trait::async_trait]
-impl trailguard_asl::LambdaFunction for RulesAnalysis {
-    async fn call(&self, payload: Value) -> Result<Value, trailguard_asl::FunctionError> {
-        self.0
-            .handle_value(&payload)
-            .await
-            .map_err(|e| trailguard_asl::FunctionError {
-                error_type: e.error_type().to_string(),
-                error_message: e.to_string(),
-            })
-    }
-}
-
 fn bindings(rules: bool) -> Bindings {
     let mut lambda = LambdaBinding::new();
     if rules {
@@ -134,7 +118,7 @@ fn bindings(rules: bool) -> Bindings {
             None,
             trailguard_llm::AnalysisConfig::default(),
         );
-        lambda.register("trailguard-analysis", Arc::new(RulesAnalysis(handler)));
+        lambda.register("trailguard-analysis", Arc::new(handler));
     } else {
         lambda.register(
             "trailguard-analysis",

@@ -30,12 +30,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde_json::Value;
 use trailguard_asl::bindings::{function_name, AdapterConfig, AdapterFactory, LambdaBinding};
 use trailguard_asl::testing::MemoryStore;
-use trailguard_asl::{
-    Bindings, BindingsConfig, CommandFunction, FunctionError, LambdaFunction, LoadError,
-};
+use trailguard_asl::{Bindings, BindingsConfig, CommandFunction, LambdaFunction, LoadError};
 use trailguard_core::ports::{
     ChatModel, ChatRequest, ChatResponse, ContentBlock, Notifier, ObjectStore, PortError,
     PortErrorKind,
@@ -265,11 +262,11 @@ pub fn build_bindings(config: &LocalConfig) -> Result<LocalBindings, LoadError> 
                 if let Some(policy) = options.policy {
                     analysis.ask.policy = policy;
                 }
-                Arc::new(AnalysisLambda(Arc::new(LogAnalysisHandler::new(
+                Arc::new(LogAnalysisHandler::new(
                     factory.detector()?,
                     model,
                     analysis,
-                ))))
+                ))
             }
             (Some(handler), _) if handler == PII_HANDLER => {
                 let detector: Arc<dyn PiiDetect> = match options.detector.as_deref() {
@@ -297,12 +294,12 @@ pub fn build_bindings(config: &LocalConfig) -> Result<LocalBindings, LoadError> 
                     _ => factory.offline_pii()?,
                 };
                 pii_functions.push(name.clone());
-                Arc::new(PiiLambda(Arc::new(PiiHandler::new(
+                Arc::new(PiiHandler::new(
                     store.clone(),
                     detector,
                     ImageLimits::default(),
                     options.result.unwrap_or(PiiResultMode::Rich) == PiiResultMode::Rich,
-                ))))
+                ))
             }
             (Some(handler), _) => {
                 return Err(bindings_error(format!(
@@ -344,35 +341,6 @@ pub fn build_bindings(config: &LocalConfig) -> Result<LocalBindings, LoadError> 
             bucket_root,
         },
     })
-}
-
-/// The log-analysis handler as a Lambda function.
-struct AnalysisLambda(Arc<LogAnalysisHandler>);
-
-#[async_trait]
-impl LambdaFunction for AnalysisLambda {
-    async fn call(&self, payload: Value) -> Result<Value, FunctionError> {
-        self.0
-            .handle_value(&payload)
-            .await
-            .map_err(|e| FunctionError {
-                error_type: e.error_type().to_string(),
-                error_message: e.to_string(),
-            })
-    }
-}
-
-/// The PII handler as a Lambda function.
-struct PiiLambda(Arc<PiiHandler>);
-
-#[async_trait]
-impl LambdaFunction for PiiLambda {
-    async fn call(&self, payload: Value) -> Result<Value, FunctionError> {
-        self.0.handle(payload).await.map_err(|e| FunctionError {
-            error_type: e.error_type().to_string(),
-            error_message: e.to_string(),
-        })
-    }
 }
 
 /// `model.kind = "deterministic"` for the converse resource: answers the guide's log prompt with

@@ -218,3 +218,37 @@ impl PiiHandler {
         }
     }
 }
+
+/// The handlers as in-process Lambda functions of the local runner: errors carry the names Step
+/// Functions would see, so the workflow's Retry and Catch behave as on AWS.
+#[cfg(feature = "asl")]
+mod in_process {
+    use super::{LogAnalysisHandler, PiiHandler};
+    use serde_json::Value;
+    use trailguard_asl::{FunctionError, LambdaFunction};
+
+    fn function_error(error_type: &str, message: String) -> FunctionError {
+        FunctionError {
+            error_type: error_type.to_string(),
+            error_message: message,
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl LambdaFunction for LogAnalysisHandler {
+        async fn call(&self, payload: Value) -> Result<Value, FunctionError> {
+            self.handle_value(&payload)
+                .await
+                .map_err(|e| function_error(e.error_type(), e.to_string()))
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl LambdaFunction for PiiHandler {
+        async fn call(&self, payload: Value) -> Result<Value, FunctionError> {
+            self.handle(payload)
+                .await
+                .map_err(|e| function_error(e.error_type(), e.to_string()))
+        }
+    }
+}

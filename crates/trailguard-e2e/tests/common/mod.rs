@@ -19,8 +19,7 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use trailguard_asl::{
-    Bindings, Execution, ExecutionStatus, FunctionError, LambdaBinding, LambdaFunction,
-    ManualClock, Runner, StateMachine,
+    Bindings, Execution, ExecutionStatus, LambdaBinding, ManualClock, Runner, StateMachine,
 };
 use trailguard_aws::{
     AwsSettings, BedrockApi, BedrockChat, BedrockChatConfig, S3Store, SnsNotifier,
@@ -231,35 +230,6 @@ impl Notifier for RecordingNotifier {
     }
 }
 
-/// The log-analysis Lambda's handler, invoked in-process as `lambda:invoke` would.
-struct AnalysisLambda(LogAnalysisHandler);
-
-#[async_trait]
-impl LambdaFunction for AnalysisLambda {
-    async fn call(&self, payload: Value) -> Result<Value, FunctionError> {
-        self.0
-            .handle_value(&payload)
-            .await
-            .map_err(|error| FunctionError {
-                error_type: error.error_type().into(),
-                error_message: error.to_string(),
-            })
-    }
-}
-
-/// The PII Lambda's handler, invoked in-process as `lambda:invoke` would.
-struct PiiLambda(PiiHandler);
-
-#[async_trait]
-impl LambdaFunction for PiiLambda {
-    async fn call(&self, payload: Value) -> Result<Value, FunctionError> {
-        self.0.handle(payload).await.map_err(|error| FunctionError {
-            error_type: error.error_type().into(),
-            error_message: error.to_string(),
-        })
-    }
-}
-
 /// Everything one test needs: its own bucket, topic and model stand-in.
 pub struct World {
     pub test: String,
@@ -358,18 +328,13 @@ impl World {
     }
 
     /// The PII handler as the PII Lambda builds it: S3Store, Bedrock vision detector.
-    fn pii_lambda(&self, rich_result: bool) -> PiiLambda {
+    fn pii_lambda(&self, rich_result: bool) -> PiiHandler {
         let limits = ImageLimits::default();
         let detector = Arc::new(
             VisionPiiDetector::new(self.image_model.clone(), "bedrock", DEFAULT_IMAGE_MODEL_ID)
                 .with_limits(limits),
         );
-        PiiLambda(PiiHandler::new(
-            self.store.clone(),
-            detector,
-            limits,
-            rich_result,
-        ))
+        PiiHandler::new(self.store.clone(), detector, limits, rich_result)
     }
 
     fn bindings(&self, lambda: LambdaBinding) -> Bindings {
@@ -396,7 +361,7 @@ impl World {
             config,
         );
         let mut lambda = LambdaBinding::new();
-        lambda.register(ANALYSIS_FUNCTION_ARN, Arc::new(AnalysisLambda(analysis)));
+        lambda.register(ANALYSIS_FUNCTION_ARN, Arc::new(analysis));
         lambda.register(PII_FUNCTION_ARN, Arc::new(self.pii_lambda(true)));
         Runner::new(machine, self.bindings(lambda))
             .unwrap()
