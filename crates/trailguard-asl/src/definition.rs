@@ -360,6 +360,29 @@ pub fn substitute(value: &mut Value, substitutions: &HashMap<String, String>) {
     }
 }
 
+/// `${Name}` placeholders of a definition's text that `substitutions` leaves unset (SAM would
+/// leave them in the text, and the execution would fail later on a literal `${Name}`).
+pub fn unresolved_substitutions(
+    definition: &str,
+    substitutions: &HashMap<String, String>,
+) -> Vec<String> {
+    let mut missing = Vec::new();
+    let mut rest = definition;
+    while let Some(start) = rest.find("${") {
+        rest = &rest[start + 2..];
+        let Some(end) = rest.find('}') else { break };
+        let name = &rest[..end];
+        if !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !substitutions.contains_key(name)
+            && !missing.iter().any(|m| m == name)
+        {
+            missing.push(name.to_string());
+        }
+    }
+    missing
+}
+
 struct Loader {
     tasks: Vec<TaskRef>,
     names: HashSet<String>,

@@ -27,7 +27,7 @@ pub use bindings::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use conformance::{run_conformance, Failure, Report};
-pub use definition::{QueryLanguage, StateMachine};
+pub use definition::{unresolved_substitutions, QueryLanguage, StateMachine};
 pub use error::{LoadError, StatesError};
 pub use executor::{Execution, ExecutionStatus, Runner};
 pub use history::HistoryEvent;

@@ -32,7 +32,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use trailguard_asl::bindings::{function_name, AdapterConfig, AdapterFactory, LambdaBinding};
 use trailguard_asl::testing::MemoryStore;
-use trailguard_asl::{Bindings, BindingsConfig, CommandFunction, LambdaFunction, LoadError};
+use trailguard_asl::{
+    Bindings, BindingsConfig, CommandFunction, LambdaFunction, LoadError, StateMachine,
+};
 use trailguard_core::ports::{
     ChatModel, ChatRequest, ChatResponse, ContentBlock, Notifier, ObjectStore, PortError,
     PortErrorKind,
@@ -614,26 +616,41 @@ impl Notifier for CopyingNotifier {
     }
 }
 
-/// `${Name}` placeholders of a definition that `substitutions` leaves unset.
-pub fn unresolved_substitutions(
-    definition: &str,
-    substitutions: &HashMap<String, String>,
-) -> Vec<String> {
-    let mut missing = Vec::new();
-    let mut rest = definition;
-    while let Some(start) = rest.find("${") {
-        rest = &rest[start + 2..];
-        let Some(end) = rest.find('}') else { break };
-        let name = &rest[..end];
-        if !name.is_empty()
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && !substitutions.contains_key(name)
-            && !missing.iter().any(|m| m == name)
-        {
-            missing.push(name.to_string());
+/// Applies `--sub NAME=VALUE` arguments over `substitutions`.
+pub fn apply_sub_args(
+    substitutions: &mut HashMap<String, String>,
+    pairs: &[String],
+) -> anyhow::Result<()> {
+    for pair in pairs {
+        match pair.split_once('=') {
+            Some((name, value)) if !name.is_empty() => {
+                substitutions.insert(name.to_string(), value.to_string());
+            }
+            _ => anyhow::bail!("--sub expects NAME=VALUE, got '{pair}'"),
         }
     }
-    missing
+    Ok(())
+}
+
+/// Loads a definition with its `${Name}` substitutions; an unset one is an error that names it.
+pub fn load_state_machine(
+    text: &str,
+    label: &str,
+    substitutions: &HashMap<String, String>,
+) -> anyhow::Result<StateMachine> {
+    let missing = trailguard_asl::unresolved_substitutions(text, substitutions);
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "definition {label}: no value for {}: pass --sub NAME=VALUE or set [substitutions] in the bindings",
+            missing
+                .iter()
+                .map(|m| format!("${{{m}}}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    StateMachine::from_json(text, substitutions)
+        .map_err(|e| anyhow::anyhow!("definition {label}: {e}"))
 }
 
 #[cfg(test)]
@@ -687,7 +704,7 @@ mod tests {
     fn placeholders_without_values_are_listed() {
         let subs = HashMap::from([("A".to_string(), "a".to_string())]);
         assert_eq!(
-            unresolved_substitutions("${A} ${B} ${B} ${not a name}", &subs),
+            trailguard_asl::unresolved_substitutions("${A} ${B} ${B} ${not a name}", &subs),
             ["B"]
         );
     }

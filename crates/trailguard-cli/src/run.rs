@@ -14,7 +14,7 @@ use anyhow::{bail, Context as _};
 use clap::{Args, ValueEnum};
 use serde_json::{json, Map, Value};
 use trailguard_asl::bindings::AdapterConfig;
-use trailguard_asl::{Execution, ExecutionStatus, Runner, StateMachine};
+use trailguard_asl::{Execution, ExecutionStatus, Runner};
 use trailguard_events::{RawEvent, ReadError, ReadOptions};
 
 use crate::adapters::{BindingsInfo, LocalConfig, PiiResultMode, ANALYSIS_HANDLER, PII_HANDLER};
@@ -128,70 +128,34 @@ pub struct Job {
     pub info: Arc<BindingsInfo>,
 }
 
-fn parse_sub(pair: &str) -> anyhow::Result<(String, String)> {
-    match pair.split_once('=') {
-        Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
-        _ => bail!("--sub expects NAME=VALUE, got '{pair}'"),
-    }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
-            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
-                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
-                i += 3;
-            }
-            (b'+', _, _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// `smtp://[user@]host[:port]?from=...&to=...` as a notifier config.
-fn smtp_config(url: &str) -> anyhow::Result<AdapterConfig> {
-    let Some(rest) = url.strip_prefix("smtp://") else {
-        bail!("--smtp expects smtp://[user@]host[:port]?from=ADDR&to=ADDR, got '{url}'");
-    };
-    let (authority, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let authority = authority.trim_end_matches('/');
-    let (user, host_port) = match authority.rsplit_once('@') {
-        Some((user, host)) => (Some(percent_decode(user)), host),
-        None => (None, authority),
-    };
-    let (host, port) = match host_port.rsplit_once(':') {
-        Some((host, port)) => (
-            host,
-            port.parse::<u16>()
-                .with_context(|| format!("--smtp: port '{port}' is not a number"))?,
-        ),
-        None => (host_port, 25),
-    };
-    if host.is_empty() {
-        bail!("--smtp: no host in '{url}'");
+fn smtp_config(text: &str) -> anyhow::Result<AdapterConfig> {
+    let usage =
+        || format!("--smtp expects smtp://[user@]host[:port]?from=ADDR&to=ADDR, got '{text}'");
+    let url = url::Url::parse(text).with_context(usage)?;
+    if url.scheme() != "smtp" {
+        bail!(usage());
     }
+    let Some(host) = url.host_str().filter(|h| !h.is_empty()) else {
+        bail!("--smtp: no host in '{text}'");
+    };
+    let user = (!url.username().is_empty()).then(|| {
+        percent_encoding::percent_decode_str(url.username())
+            .decode_utf8_lossy()
+            .into_owned()
+    });
     let mut options = toml::Table::new();
     options.insert("host".into(), host.into());
-    options.insert("port".into(), toml::Value::Integer(i64::from(port)));
+    options.insert(
+        "port".into(),
+        toml::Value::Integer(i64::from(url.port().unwrap_or(25))),
+    );
     let mut to = Vec::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = percent_decode(value);
-        match key {
-            "to" => to.push(toml::Value::String(value)),
+    for (key, value) in url.query_pairs() {
+        match &*key {
+            "to" => to.push(toml::Value::String(value.into_owned())),
             "from" | "subject_prefix" => {
-                options.insert(key.into(), toml::Value::String(value));
+                options.insert(key.into_owned(), toml::Value::String(value.into_owned()));
             }
             other => bail!("--smtp: unknown parameter '{other}' (use from, to, subject_prefix)"),
         }
@@ -227,10 +191,7 @@ impl Job {
         let (mut config, present) = LocalConfig::load(args.bindings.as_deref())?;
         let mut substitutions = default_substitutions();
         substitutions.extend(config.base.substitutions.clone());
-        for pair in &args.substitutions {
-            let (name, value) = parse_sub(pair)?;
-            substitutions.insert(name, value);
-        }
+        crate::adapters::apply_sub_args(&mut substitutions, &args.substitutions)?;
         config.base.substitutions = substitutions.clone();
 
         let alerts = args
@@ -348,19 +309,7 @@ impl Job {
             .as_deref()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "<embedded security-audit.asl.json>".into());
-        let missing = crate::adapters::unresolved_substitutions(&text, &substitutions);
-        if !missing.is_empty() {
-            bail!(
-                "definition {definition_name}: no value for {}: pass --sub NAME=VALUE or set [substitutions] in the bindings",
-                missing
-                    .iter()
-                    .map(|m| format!("${{{m}}}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
-        let machine = StateMachine::from_json(&text, &substitutions)
-            .with_context(|| format!("definition {definition_name}"))?;
+        let machine = crate::adapters::load_state_machine(&text, &definition_name, &substitutions)?;
         let built = crate::adapters::build_bindings(&config).context("bindings")?;
         let runner = Runner::new(machine, built.bindings)
             .with_context(|| format!("definition {definition_name}"))?

@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use serde_json::Value;
-use trailguard_asl::{ExecutionStatus, Runner, StateMachine};
+use trailguard_asl::{ExecutionStatus, Runner};
 
 use crate::adapters::{self, LocalConfig};
 
@@ -95,24 +95,11 @@ fn read_input(input: &str) -> anyhow::Result<Value> {
 async fn run_definition(args: RunArgs) -> anyhow::Result<i32> {
     let (config, _) = LocalConfig::load(args.bindings.as_deref())?;
     let mut substitutions = config.base.substitutions.clone();
-    for pair in &args.substitutions {
-        let Some((name, value)) = pair.split_once('=') else {
-            bail!("--sub expects NAME=VALUE, got '{pair}'");
-        };
-        substitutions.insert(name.to_string(), value.to_string());
-    }
+    adapters::apply_sub_args(&mut substitutions, &args.substitutions)?;
+    let label = args.definition.display().to_string();
     let text = std::fs::read_to_string(&args.definition)
-        .with_context(|| format!("cannot read definition {}", args.definition.display()))?;
-    let missing = adapters::unresolved_substitutions(&text, &substitutions);
-    if !missing.is_empty() {
-        bail!(
-            "definition {}: no value for {}: pass --sub NAME=VALUE or set [substitutions] in the bindings",
-            args.definition.display(),
-            missing.iter().map(|m| format!("${{{m}}}")).collect::<Vec<_>>().join(", ")
-        );
-    }
-    let machine = StateMachine::from_json(&text, &substitutions)
-        .with_context(|| format!("definition {}", args.definition.display()))?;
+        .with_context(|| format!("cannot read definition {label}"))?;
+    let machine = adapters::load_state_machine(&text, &label, &substitutions)?;
     let bindings = adapters::build_bindings(&config)
         .context("bindings")?
         .bindings;
