@@ -136,15 +136,6 @@ pub fn measure(
     })
 }
 
-/// Peak resident set size of this process in KiB (Linux `/proc`), if known.
-pub fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status.lines().find_map(|line| {
-        line.strip_prefix("VmHWM:")
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,9 @@ use trailguard_pii_offline::eval::{
     cached_generated_set, evaluate_with_progress, load_generated, load_presidio, summary_markdown,
     EvalReport, LabelledImage,
 };
-use trailguard_pii_offline::latency::{measure, peak_rss_kib, photo_jpeg_from_file};
+use trailguard_pii_offline::latency::{measure, photo_jpeg_from_file};
+
+use crate::analyze::peak_rss_kib;
 use trailguard_pii_offline::ocr::Ocr;
 use trailguard_pii_offline::{load_config, OfflineConfig, OfflinePiiDetector};
 
