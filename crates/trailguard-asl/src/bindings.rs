@@ -914,10 +914,13 @@ pub struct BindingsConfig {
 }
 
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct LambdaConfig {
     pub handler: Option<String>,
     pub command: Option<Vec<String>>,
+    /// Options of an in-process `handler`, read by the application that provides the handler
+    /// (e.g. `result = "contract"`); not allowed with `command`.
+    #[serde(flatten, default)]
+    pub options: toml::Table,
 }
 
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize, PartialEq)]
@@ -967,13 +970,28 @@ impl Default for BindingsConfig {
 
 impl BindingsConfig {
     pub fn from_toml(text: &str) -> Result<Self, LoadError> {
-        let config: BindingsConfig =
+        let table: toml::Table =
             toml::from_str(text).map_err(|e| LoadError::Bindings(e.to_string()))?;
+        Self::from_table(table)
+    }
+
+    /// The config from an already-parsed TOML table.
+    pub fn from_table(table: toml::Table) -> Result<Self, LoadError> {
+        let config: BindingsConfig = table
+            .try_into()
+            .map_err(|e: toml::de::Error| LoadError::Bindings(e.to_string()))?;
         for (name, lambda) in &config.lambda {
             if lambda.handler.is_some() == lambda.command.is_some() {
                 return Err(LoadError::Bindings(format!(
                     "lambda '{name}': set exactly one of handler or command"
                 )));
+            }
+            if lambda.command.is_some() {
+                if let Some(key) = lambda.options.keys().next() {
+                    return Err(LoadError::Bindings(format!(
+                        "lambda '{name}': unknown key '{key}' (a command takes only `command`)"
+                    )));
+                }
             }
         }
         Ok(config)

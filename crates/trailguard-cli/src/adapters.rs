@@ -53,8 +53,8 @@ use trailguard_openai::{OpenAiChat, OpenAiConfig};
 pub const ANALYSIS_HANDLER: &str = "trailguard-analysis";
 pub const PII_HANDLER: &str = "trailguard-pii";
 
-/// Keys of a `[lambda.X]` table that this module reads (trailguard-asl rejects unknown keys).
-const LAMBDA_EXTENSION_KEYS: &[&str] = &["policy", "detector", "result", "model"];
+/// Handler options a `[lambda.X]` table may carry besides `handler`.
+const LAMBDA_HANDLER_OPTIONS: &[&str] = &["policy", "detector", "result", "model"];
 
 /// What the PII handler returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +65,7 @@ pub enum PiiResultMode {
     Contract,
 }
 
-/// The extension keys of one `[lambda.X]` table.
+/// The handler options of one `[lambda.X]` table.
 #[derive(Debug, Clone, Default)]
 pub struct LambdaOptions {
     pub policy: Option<AskPolicy>,
@@ -75,7 +75,7 @@ pub struct LambdaOptions {
     pub model: Option<AdapterConfig>,
 }
 
-/// A bindings file: trailguard-asl's config plus the extension keys.
+/// A bindings file: trailguard-asl's config, with the handler options read.
 #[derive(Debug, Clone)]
 pub struct LocalConfig {
     pub base: BindingsConfig,
@@ -101,72 +101,73 @@ fn adapter_from_toml(value: &toml::Value, what: &str) -> Result<AdapterConfig, L
         .map_err(|e| bindings_error(format!("{what}: {e}")))
 }
 
+/// The handler options of one `[lambda.X]` table, checked.
+fn lambda_options_of(name: &str, table: &toml::Table) -> Result<LambdaOptions, LoadError> {
+    let mut options = LambdaOptions::default();
+    for (key, value) in table {
+        let text = || {
+            value
+                .as_str()
+                .ok_or_else(|| bindings_error(format!("lambda '{name}': {key} must be a string")))
+        };
+        match key.as_str() {
+            "policy" => {
+                options.policy = Some(
+                    text()?
+                        .parse()
+                        .map_err(|e| bindings_error(format!("lambda '{name}': {e}")))?,
+                )
+            }
+            "detector" => {
+                let detector = text()?;
+                if !matches!(detector, "offline" | "model") {
+                    return Err(bindings_error(format!(
+                        "lambda '{name}': detector must be offline or model, got '{detector}'"
+                    )));
+                }
+                options.detector = Some(detector.to_string());
+            }
+            "result" => {
+                options.result = Some(match text()? {
+                    "rich" => PiiResultMode::Rich,
+                    "contract" => PiiResultMode::Contract,
+                    other => {
+                        return Err(bindings_error(format!(
+                            "lambda '{name}': result must be rich or contract, got '{other}'"
+                        )))
+                    }
+                })
+            }
+            "model" => {
+                options.model = Some(adapter_from_toml(
+                    value,
+                    &format!("lambda '{name}': model"),
+                )?)
+            }
+            other => {
+                return Err(bindings_error(format!(
+                    "lambda '{name}': unknown key '{other}' (handler options: {})",
+                    LAMBDA_HANDLER_OPTIONS.join(", ")
+                )))
+            }
+        }
+    }
+    Ok(options)
+}
+
 impl LocalConfig {
     pub fn from_toml(text: &str) -> Result<(LocalConfig, Present), LoadError> {
-        let mut table: toml::Table =
-            toml::from_str(text).map_err(|e| bindings_error(e.to_string()))?;
+        let table: toml::Table = toml::from_str(text).map_err(|e| bindings_error(e.to_string()))?;
         let present = Present {
             model: table.contains_key("model"),
             notifier: table.contains_key("notifier"),
             storage: table.contains_key("storage"),
         };
+        let base = BindingsConfig::from_table(table)?;
         let mut lambda_options = BTreeMap::new();
-        if let Some(toml::Value::Table(lambdas)) = table.get_mut("lambda") {
-            for (name, entry) in lambdas.iter_mut() {
-                let toml::Value::Table(entry) = entry else {
-                    return Err(bindings_error(format!("lambda '{name}' must be a table")));
-                };
-                let mut options = LambdaOptions::default();
-                for key in LAMBDA_EXTENSION_KEYS {
-                    let Some(value) = entry.remove(*key) else {
-                        continue;
-                    };
-                    let text = || {
-                        value.as_str().map(str::to_string).ok_or_else(|| {
-                            bindings_error(format!("lambda '{name}': {key} must be a string"))
-                        })
-                    };
-                    match *key {
-                        "policy" => {
-                            options.policy = Some(
-                                text()?
-                                    .parse()
-                                    .map_err(|e| bindings_error(format!("lambda '{name}': {e}")))?,
-                            )
-                        }
-                        "detector" => {
-                            let detector = text()?;
-                            if !matches!(detector.as_str(), "offline" | "model") {
-                                return Err(bindings_error(format!(
-                                    "lambda '{name}': detector must be offline or model, got '{detector}'"
-                                )));
-                            }
-                            options.detector = Some(detector);
-                        }
-                        "result" => {
-                            options.result = Some(match text()?.as_str() {
-                                "rich" => PiiResultMode::Rich,
-                                "contract" => PiiResultMode::Contract,
-                                other => {
-                                    return Err(bindings_error(format!(
-                                "lambda '{name}': result must be rich or contract, got '{other}'"
-                            )))
-                                }
-                            })
-                        }
-                        _ => {
-                            options.model = Some(adapter_from_toml(
-                                &value,
-                                &format!("lambda '{name}': model"),
-                            )?)
-                        }
-                    }
-                }
-                lambda_options.insert(name.clone(), options);
-            }
+        for (name, lambda) in &base.lambda {
+            lambda_options.insert(name.clone(), lambda_options_of(name, &lambda.options)?);
         }
-        let rest = toml::to_string(&table).map_err(|e| bindings_error(e.to_string()))?;
-        let base = BindingsConfig::from_toml(&rest)?;
         Ok((
             LocalConfig {
                 base,
@@ -209,6 +210,7 @@ impl LocalConfig {
                 trailguard_asl::LambdaConfig {
                     handler: Some(handler.to_string()),
                     command: None,
+                    options: toml::Table::new(),
                 },
             );
         }
@@ -658,7 +660,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn extension_keys_are_read_and_stripped() {
+    fn handler_options_are_read_and_checked() {
         let (config, present) = LocalConfig::from_toml(
             "[lambda.pii]\nhandler = \"trailguard-pii\"\nresult = \"contract\"\ndetector = \"offline\"\n\
              [lambda.logs]\nhandler = \"trailguard-analysis\"\npolicy = \"never\"\n[notifier]\nkind = \"jsonl\"\n",
