@@ -19,8 +19,12 @@ pub enum Segmentation {
     Sparse,
 }
 
+/// The engine starts on the first image: checking files is cheap, starting Tesseract with
+/// eng+kor costs ~90 MB and a noticeable fraction of a second, which a run that never sees an
+/// image should not pay.
 pub struct Ocr {
-    api: Mutex<TessBaseApi>,
+    api: Mutex<Option<TessBaseApi>>,
+    tessdata: PathBuf,
     pub languages: String,
 }
 
@@ -68,14 +72,23 @@ impl Ocr {
                 });
             }
         }
+        Ok(Ocr {
+            api: Mutex::new(None),
+            tessdata: dir,
+            languages: languages.to_string(),
+        })
+    }
+
+    fn start(&self) -> Result<TessBaseApi, PiiError> {
         let mut api = TessBaseApi::create();
-        let datapath = cstring(&dir.to_string_lossy())?;
-        let lang = cstring(languages)?;
+        let datapath = cstring(&self.tessdata.to_string_lossy())?;
+        let lang = cstring(&self.languages)?;
         api.init_2(Some(&datapath), Some(&lang))
             .map_err(|_| PiiError::Config {
                 detail: format!(
-                    "tesseract failed to initialise {languages} from {}",
-                    dir.display()
+                    "tesseract failed to initialise {} from {}",
+                    self.languages,
+                    self.tessdata.display()
                 ),
             })?;
         // Quiet: no warnings on stderr for every image.
@@ -83,10 +96,7 @@ impl Ocr {
             .map_err(|_| PiiError::Config {
                 detail: "tesseract rejected debug_file".into(),
             })?;
-        Ok(Ocr {
-            api: Mutex::new(api),
-            languages: languages.to_string(),
-        })
+        Ok(api)
     }
 
     /// Recognises one grayscale image.
@@ -99,10 +109,14 @@ impl Ocr {
             i32::try_from(w).map_err(|_| err("width"))?,
             i32::try_from(h).map_err(|_| err("height"))?,
         );
-        let mut api = self
+        let mut slot = self
             .api
             .lock()
             .map_err(|_| err("OCR engine poisoned by an earlier failure"))?;
+        let api = match &mut *slot {
+            Some(api) => api,
+            empty => empty.insert(self.start()?),
+        };
         api.set_page_seg_mode(match mode {
             Segmentation::Auto => tesseract_sys::TessPageSegMode_PSM_AUTO,
             Segmentation::Sparse => tesseract_sys::TessPageSegMode_PSM_SPARSE_TEXT,
