@@ -2,7 +2,7 @@
 # Builds the Lambda bootstrap zips for provided.al2023 (x86_64) with cargo lambda, then checks
 # that no binary needs a glibc newer than Amazon Linux 2023's (2.34).
 #
-#   scripts/build-lambdas.sh [PACKAGE...]   default: every trailguard-lambda-* package except the bench
+#   scripts/build-lambdas.sh [PACKAGE...]   default: trailguard-lambda (both functions)
 #
 # Output: target/lambda/<binary>/bootstrap.zip (the paths infra/template.yaml's CodeUri expects).
 # zig (cargo lambda's cross linker, via cargo-zigbuild) comes from PyPI's `ziglang` wheel, installed
@@ -34,19 +34,8 @@ if ! cargo lambda --version 2>/dev/null | grep -q " $CARGO_LAMBDA_VERSION"; then
 fi
 echo "$(cargo lambda --version)"
 
-if (($# > 0)); then
-  packages=("$@")
-else
-  mapfile -t packages < <(cargo metadata --no-deps --format-version 1 |
-    "$venv/bin/python" -c 'import json, sys
-for p in json.load(sys.stdin)["packages"]:
-    if p["name"].startswith("trailguard-lambda-") and p["name"] != "trailguard-lambda-bench":
-        print(p["name"])')
-fi
-if ((${#packages[@]} == 0)); then
-  echo "error: no trailguard-lambda-* package in the workspace; name the packages to build" >&2
-  exit 1
-fi
+# One package holds every function (one binary each).
+if (($# > 0)); then packages=("$@"); else packages=(trailguard-lambda); fi
 
 package_args=()
 for package in "${packages[@]}"; do package_args+=(--package "$package"); done

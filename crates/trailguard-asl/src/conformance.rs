@@ -12,7 +12,6 @@ use crate::bindings::{Bindings, TaskContext, TaskError, TaskHandler};
 use crate::clock::ManualClock;
 use crate::definition::StateMachine;
 use crate::executor::{ExecutionStatus, Runner};
-use crate::testing::MemoryStore;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Failure {
@@ -129,7 +128,7 @@ pub async fn run_case(case: &Value) -> Result<(), String> {
         .unwrap_or("identity function")
         .to_string();
     let replay = Arc::new(Replay::new(case.get("tasks"), behaviour));
-    let store = Arc::new(MemoryStore::new());
+    let mut objects = HashMap::new();
     for object in case
         .pointer("/fixtures/s3_objects")
         .and_then(Value::as_array)
@@ -141,13 +140,13 @@ pub async fn run_case(case: &Value) -> Result<(), String> {
             object.get("key").and_then(Value::as_str),
             object.get("body").and_then(Value::as_str),
         ) {
-            store.insert(b, k, body.as_bytes(), Some("application/json"));
+            objects.insert((b.to_string(), k.to_string()), body.to_string());
         }
     }
     let mut bindings = Bindings::new();
     bindings.bind(
         "arn:aws:states:::s3:getObject",
-        Arc::new(crate::bindings::S3Binding { store }),
+        Arc::new(FixtureObjects { objects }),
     );
     bindings.fallback(replay);
     // 2024-11-04T00:00:00Z: after every timestamp the Wait cases use.
@@ -281,6 +280,35 @@ pub fn loose_eq(actual: &Value, expected: &Value) -> bool {
     }
 }
 
+/// The cases' S3 fixtures for a Map's ItemReader (`s3:getObject`): bodies by bucket and key.
+struct FixtureObjects {
+    objects: HashMap<(String, String), String>,
+}
+
+#[async_trait]
+impl TaskHandler for FixtureObjects {
+    async fn invoke(
+        &self,
+        _resource: &str,
+        arguments: Value,
+        _ctx: &TaskContext,
+    ) -> Result<Value, TaskError> {
+        let field = |k: &str| arguments.get(k).and_then(Value::as_str).unwrap_or("");
+        let key = (field("Bucket").to_string(), field("Key").to_string());
+        match self.objects.get(&key) {
+            Some(body) => Ok(json!({ "Body": body, "ContentType": "application/json" })),
+            None => Err(TaskError::new(
+                "S3.NoSuchKeyException",
+                "The specified key does not exist. (Service: S3, Status Code: 404)",
+            )),
+        }
+    }
+
+    fn supports(&self, _resource: &str, _function_name: Option<&str>) -> bool {
+        true
+    }
+}
+
 /// Returns the recorded Task results in order, per state.
 struct Replay {
     queues: Mutex<HashMap<String, VecDeque<Value>>>,
@@ -382,5 +410,9 @@ impl TaskHandler for Replay {
             });
         }
         Ok(result.get("output").cloned().unwrap_or(Value::Null))
+    }
+
+    fn supports(&self, _resource: &str, _function_name: Option<&str>) -> bool {
+        true
     }
 }

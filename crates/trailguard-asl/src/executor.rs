@@ -38,6 +38,38 @@ pub struct Execution {
     pub error: Option<String>,
     pub cause: Option<String>,
     pub history: Vec<HistoryEvent>,
+    /// What happened, typed: the states taken and each Task's arguments and result, in order.
+    /// Recorded with the history (see [`Runner::with_history`]).
+    pub trace: Vec<TraceEvent>,
+}
+
+/// One step of an execution, with its values (not the JSON text the history holds).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TraceEvent {
+    StateEntered {
+        state: String,
+    },
+    StateExited {
+        state: String,
+        output: Value,
+    },
+    /// A Task call that returned (one per attempt that succeeded).
+    TaskSucceeded {
+        state: String,
+        /// The resource without `.sync`/`.waitForTaskToken` suffixes.
+        resource: String,
+        arguments: Value,
+        result: Value,
+    },
+    /// A Task attempt that failed (retried or caught afterwards).
+    TaskFailed {
+        state: String,
+        resource: String,
+        arguments: Value,
+        error: String,
+        cause: Option<String>,
+    },
 }
 
 /// A loaded state machine with its bindings, ready to run executions.
@@ -141,6 +173,7 @@ impl Runner {
                 self.seed ^ self.executions.load(Ordering::Relaxed),
             )),
             history: Mutex::new(Vec::new()),
+            trace: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1),
             record: self.record_history,
             context,
@@ -190,6 +223,11 @@ impl Runner {
             .lock()
             .map(|mut h| std::mem::take(&mut *h))
             .unwrap_or_default();
+        let trace = exec
+            .trace
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default();
         Execution {
             execution_arn,
             status,
@@ -197,6 +235,7 @@ impl Runner {
             error,
             cause,
             history,
+            trace,
         }
     }
 }
@@ -207,6 +246,7 @@ struct Exec {
     base_env: Arc<Environment>,
     rng: Mutex<fastrand::Rng>,
     history: Mutex<Vec<HistoryEvent>>,
+    trace: Mutex<Vec<TraceEvent>>,
     next_id: AtomicU64,
     record: bool,
     context: Value,
@@ -240,6 +280,14 @@ impl Exec {
             }
         }
         id
+    }
+
+    fn trace(&self, event: impl FnOnce() -> TraceEvent) {
+        if self.record {
+            if let Ok(mut t) = self.trace.lock() {
+                t.push(event());
+            }
+        }
     }
 
     fn last_id(&self) -> u64 {
@@ -329,6 +377,10 @@ impl<'a> Run<'a> {
     }
 
     fn exited(&self, output: &Value) {
+        self.exec.trace(|| TraceEvent::StateExited {
+            state: self.state.name.clone(),
+            output: output.clone(),
+        });
         self.emit(
             exited_event(self.state.type_name),
             || Some(json!({ "name": self.state.name, "output": text(output), "outputDetails": { "truncated": false } })),
@@ -577,6 +629,9 @@ async fn run_state(
         entered_event(state.type_name),
         || Some(json!({ "name": state.name, "input": text(&input), "inputDetails": { "truncated": false } })),
     );
+    exec.trace(|| TraceEvent::StateEntered {
+        state: state.name.clone(),
+    });
     let run = Run {
         exec,
         state,
@@ -941,6 +996,12 @@ async fn run_task(mut run: Run<'_>) -> Result<Step, StatesError> {
         };
         match outcome {
             Ok(result) => {
+                run.exec.trace(|| TraceEvent::TaskSucceeded {
+                    state: state.name.clone(),
+                    resource: resource.clone(),
+                    arguments: arguments.clone(),
+                    result: result.clone(),
+                });
                 if legacy_lambda {
                     run.emit(
                         "LambdaFunctionSucceeded",
@@ -966,6 +1027,13 @@ async fn run_task(mut run: Run<'_>) -> Result<Step, StatesError> {
                 };
             }
             Err(task_error) => {
+                run.exec.trace(|| TraceEvent::TaskFailed {
+                    state: state.name.clone(),
+                    resource: resource.clone(),
+                    arguments: arguments.clone(),
+                    error: task_error.error.clone(),
+                    cause: task_error.cause.clone(),
+                });
                 let mut details = Map::new();
                 if !legacy_lambda {
                     details.insert("resourceType".into(), Value::String(resource_type.clone()));

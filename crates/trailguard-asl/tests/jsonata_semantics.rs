@@ -27,6 +27,10 @@ impl TaskHandler for Scripted {
             None => Ok(json!({ "echo": arguments })),
         }
     }
+
+    fn supports(&self, _resource: &str, _function_name: Option<&str>) -> bool {
+        true
+    }
 }
 
 async fn run(definition: Value, input: Value, clock: Arc<ManualClock>) -> Execution {

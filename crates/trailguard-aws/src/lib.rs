@@ -1,5 +1,5 @@
 //! TrailGuard's adapters on the official AWS SDK for Rust, behind `trailguard-core`'s ports:
-//! [`S3Store`] (`ObjectStore`), [`SnsNotifier`] (`Notifier`) and [`BedrockChat`] (`ChatModel`, over
+//! [`S3Store`] (`ObjectReader`, `ObjectWriter`), [`SnsNotifier`] (`Notifier`) and [`BedrockChat`] (`ChatModel`, over
 //! Converse or InvokeModel).
 //!
 //! [`AwsSettings`] builds the SDK configuration: region, retry attempts, and, for tests, an endpoint

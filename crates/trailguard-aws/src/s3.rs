@@ -1,9 +1,13 @@
-//! `ObjectStore` on Amazon S3.
+//! The object ports on Amazon S3.
 
 use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{Tag, Tagging};
-use trailguard_core::ports::{ObjectHead, ObjectStore, PortError, PortErrorKind, StoredObject};
+use aws_sdk_s3::types::TaggingDirective;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use trailguard_core::ports::{
+    CopyOutcome, DeleteOutcome, ObjectHead, ObjectReader, ObjectRef, ObjectWriter, PortError,
+    PortErrorKind, PutOutcome, StoredObject,
+};
 
 use crate::error::{malformed, port_error_from_sdk};
 
@@ -33,58 +37,56 @@ impl S3Store {
     }
 }
 
-/// `CopySource` is `bucket/key[?versionId=ID]` with the key and version URL-encoded ('/' kept).
-fn copy_source_version(bucket: &str, key: &str, version_id: Option<&str>) -> String {
-    let mut source = copy_source(bucket, key);
-    if let Some(version) = version_id {
-        source.push_str("?versionId=");
-        for byte in version.bytes() {
-            match byte {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    source.push(char::from(byte))
-                }
-                other => source.push_str(&format!("%{other:02X}")),
-            }
-        }
-    }
-    source
-}
+/// Bytes S3 wants percent-encoded in a `CopySource` key (everything but unreserved characters
+/// and `/`) and in a `Tagging` query value (everything but unreserved characters).
+const KEY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+const VALUE_ENCODE: &AsciiSet = &KEY_ENCODE.add(b'/');
 
-/// `CopySource` is `bucket/key` with the key URL-encoded ('/' kept).
-fn copy_source(bucket: &str, key: &str) -> String {
-    let mut encoded = String::with_capacity(bucket.len() + key.len() + 1);
-    encoded.push_str(bucket);
-    encoded.push('/');
-    for byte in key.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                encoded.push(char::from(byte))
-            }
-            other => encoded.push_str(&format!("%{other:02X}")),
-        }
+/// `CopySource` is `bucket/key[?versionId=ID]` with the key and version URL-encoded ('/' kept
+/// in the key).
+fn copy_source(source: &ObjectRef) -> String {
+    let mut encoded = format!(
+        "{}/{}",
+        source.bucket,
+        utf8_percent_encode(&source.key, KEY_ENCODE)
+    );
+    if let Some(version) = &source.version_id {
+        encoded.push_str("?versionId=");
+        encoded.extend(utf8_percent_encode(version, VALUE_ENCODE));
     }
     encoded
 }
 
-#[async_trait]
-impl ObjectStore for S3Store {
-    async fn get_object(&self, bucket: &str, key: &str) -> Result<StoredObject, PortError> {
-        self.get_object_version(bucket, key, None).await
-    }
+/// `Tagging` is a URL query: `k1=v1&k2=v2`.
+fn tagging_query(tags: &[(String, String)]) -> String {
+    tags.iter()
+        .map(|(key, value)| {
+            format!(
+                "{}={}",
+                utf8_percent_encode(key, VALUE_ENCODE),
+                utf8_percent_encode(value, VALUE_ENCODE)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
 
-    async fn get_object_version(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-    ) -> Result<StoredObject, PortError> {
+#[async_trait]
+impl ObjectReader for S3Store {
+    async fn get(&self, object: &ObjectRef) -> Result<StoredObject, PortError> {
         const OP: &str = "s3:GetObject";
+        let (bucket, key) = (&object.bucket, &object.key);
         let output = self
             .client
             .get_object()
             .bucket(bucket)
             .key(key)
-            .set_version_id(version_id.map(str::to_owned))
+            .set_version_id(object.version_id.clone())
             .send()
             .await
             .map_err(|error| port_error_from_sdk(OP, &error))?;
@@ -120,37 +122,13 @@ impl ObjectStore for S3Store {
         })
     }
 
-    async fn put_object(
-        &self,
-        bucket: &str,
-        key: &str,
-        bytes: Vec<u8>,
-        content_type: Option<&str>,
-    ) -> Result<(), PortError> {
-        self.client
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .body(ByteStream::from(bytes))
-            .set_content_type(content_type.map(str::to_owned))
-            .send()
-            .await
-            .map_err(|error| port_error_from_sdk("s3:PutObject", &error))?;
-        Ok(())
-    }
-
-    async fn head_object(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-    ) -> Result<ObjectHead, PortError> {
+    async fn head(&self, object: &ObjectRef) -> Result<ObjectHead, PortError> {
         let output = self
             .client
             .head_object()
-            .bucket(bucket)
-            .key(key)
-            .set_version_id(version_id.map(str::to_owned))
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .set_version_id(object.version_id.clone())
             .send()
             .await
             .map_err(|error| port_error_from_sdk("s3:HeadObject", &error))?;
@@ -164,28 +142,75 @@ impl ObjectStore for S3Store {
             version_id: output.version_id().map(str::to_owned),
         })
     }
+}
 
-    async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), PortError> {
-        self.delete_object_version(bucket, key, None).await
-    }
-
-    /// With a version id: `s3:DeleteObjectVersion`, which removes that version for good.
-    async fn delete_object_version(
+#[async_trait]
+impl ObjectWriter for S3Store {
+    async fn put(
         &self,
         bucket: &str,
         key: &str,
-        version_id: Option<&str>,
-    ) -> Result<(), PortError> {
+        bytes: Vec<u8>,
+        content_type: Option<&str>,
+    ) -> Result<PutOutcome, PortError> {
+        let output = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(ByteStream::from(bytes))
+            .set_content_type(content_type.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|error| port_error_from_sdk("s3:PutObject", &error))?;
+        Ok(PutOutcome {
+            version_id: output.version_id().map(str::to_owned),
+        })
+    }
+
+    async fn copy(
+        &self,
+        source: &ObjectRef,
+        target_bucket: &str,
+        target_key: &str,
+        tags: &[(String, String)],
+    ) -> Result<CopyOutcome, PortError> {
+        let output = self
+            .client
+            .copy_object()
+            .copy_source(copy_source(source))
+            .bucket(target_bucket)
+            .key(target_key)
+            .tagging_directive(TaggingDirective::Replace)
+            .tagging(tagging_query(tags))
+            .send()
+            .await
+            .map_err(|error| port_error_from_sdk("s3:CopyObject", &error))?;
+        Ok(CopyOutcome {
+            version_id: output.version_id().map(str::to_owned),
+            source_version_id: output.copy_source_version_id().map(str::to_owned),
+        })
+    }
+
+    /// With a version id this is `s3:DeleteObjectVersion`, which removes that version for good;
+    /// without one, a versioned bucket only adds a delete marker.
+    async fn delete(&self, object: &ObjectRef) -> Result<DeleteOutcome, PortError> {
         match self
             .client
             .delete_object()
-            .bucket(bucket)
-            .key(key)
-            .set_version_id(version_id.map(str::to_owned))
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .set_version_id(object.version_id.clone())
             .send()
             .await
         {
-            Ok(_) => Ok(()),
+            Ok(output) => Ok(DeleteOutcome {
+                version_id: output
+                    .version_id()
+                    .map(str::to_owned)
+                    .or_else(|| object.version_id.clone()),
+                delete_marker: object.version_id.is_none() && output.delete_marker() == Some(true),
+            }),
             Err(error) => {
                 let port_error = port_error_from_sdk("s3:DeleteObject", &error);
                 // S3 itself answers 204 for a missing key or version; some compatible stores
@@ -194,103 +219,47 @@ impl ObjectStore for S3Store {
                     port_error.code.as_deref(),
                     Some("NoSuchKey" | "NoSuchVersion")
                 ) {
-                    Ok(())
+                    Ok(DeleteOutcome {
+                        version_id: object.version_id.clone(),
+                        delete_marker: false,
+                    })
                 } else {
                     Err(port_error)
                 }
             }
         }
     }
-
-    async fn copy_object(
-        &self,
-        source_bucket: &str,
-        source_key: &str,
-        target_bucket: &str,
-        target_key: &str,
-    ) -> Result<(), PortError> {
-        self.copy_object_version(source_bucket, source_key, None, target_bucket, target_key)
-            .await
-    }
-
-    async fn copy_object_version(
-        &self,
-        source_bucket: &str,
-        source_key: &str,
-        source_version_id: Option<&str>,
-        target_bucket: &str,
-        target_key: &str,
-    ) -> Result<(), PortError> {
-        self.client
-            .copy_object()
-            .copy_source(copy_source_version(
-                source_bucket,
-                source_key,
-                source_version_id,
-            ))
-            .bucket(target_bucket)
-            .key(target_key)
-            .send()
-            .await
-            .map_err(|error| port_error_from_sdk("s3:CopyObject", &error))?;
-        Ok(())
-    }
-
-    async fn put_object_tagging(
-        &self,
-        bucket: &str,
-        key: &str,
-        tags: &[(String, String)],
-    ) -> Result<(), PortError> {
-        const OP: &str = "s3:PutObjectTagging";
-        let tag_set = tags
-            .iter()
-            .map(|(tag_key, value)| {
-                Tag::builder()
-                    .key(tag_key)
-                    .value(value)
-                    .build()
-                    .map_err(|error| {
-                        PortError::new(
-                            PortErrorKind::InvalidInput,
-                            format!("{OP}: bad tag {tag_key:?}: {error}"),
-                        )
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let tagging = Tagging::builder()
-            .set_tag_set(Some(tag_set))
-            .build()
-            .map_err(|error| {
-                PortError::new(PortErrorKind::InvalidInput, format!("{OP}: {error}"))
-            })?;
-        self.client
-            .put_object_tagging()
-            .bucket(bucket)
-            .key(key)
-            .tagging(tagging)
-            .send()
-            .await
-            .map_err(|error| port_error_from_sdk(OP, &error))?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{copy_source, copy_source_version};
+    use super::{copy_source, tagging_query};
+    use trailguard_core::ports::ObjectRef;
 
     #[test]
     fn copy_source_encodes_the_key_but_not_slashes() {
         assert_eq!(
-            copy_source("b", "uploads/a b+c.png"),
+            copy_source(&ObjectRef::new("b", "uploads/a b+c.png")),
             "b/uploads/a%20b%2Bc.png"
         );
-        assert_eq!(copy_source("b", "é"), "b/%C3%A9");
+        assert_eq!(copy_source(&ObjectRef::new("b", "é")), "b/%C3%A9");
         assert_eq!(
-            copy_source_version("b", "a b", Some("3/L4kqtJ+")),
+            copy_source(&ObjectRef::new("b", "a b").at_version(Some("3/L4kqtJ+"))),
             "b/a%20b?versionId=3%2FL4kqtJ%2B"
         );
-        assert_eq!(copy_source_version("b", "k", None), "b/k");
+        assert_eq!(copy_source(&ObjectRef::new("b", "k")), "b/k");
+    }
+
+    #[test]
+    fn tagging_is_a_url_query() {
+        let tags = [
+            ("trailguard-action".to_string(), "quarantine".to_string()),
+            ("why".to_string(), "pii found/face & card".to_string()),
+        ];
+        assert_eq!(
+            tagging_query(&tags),
+            "trailguard-action=quarantine&why=pii%20found%2Fface%20%26%20card"
+        );
+        assert_eq!(tagging_query(&[]), "");
     }
 }

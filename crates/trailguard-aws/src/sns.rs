@@ -1,7 +1,8 @@
 //! `Notifier` on Amazon SNS.
 
 use async_trait::async_trait;
-use trailguard_core::ports::{Notifier, PortError};
+use aws_sdk_sns::types::MessageAttributeValue;
+use trailguard_core::ports::{AttributeValue, Notification, Notifier, PortError, PortErrorKind};
 
 use crate::error::{malformed, port_error_from_sdk};
 
@@ -45,15 +46,31 @@ impl SnsNotifier {
 
 #[async_trait]
 impl Notifier for SnsNotifier {
-    async fn publish(&self, subject: Option<&str>, message: &str) -> Result<String, PortError> {
+    async fn publish(&self, notification: &Notification) -> Result<String, PortError> {
         const OP: &str = "sns:Publish";
-        let subject = subject.map(truncate_subject).filter(|s| !s.is_empty());
-        let output = self
+        let subject = notification
+            .subject
+            .as_deref()
+            .map(truncate_subject)
+            .filter(|s| !s.is_empty());
+        let mut call = self
             .client
             .publish()
             .topic_arn(&self.topic_arn)
             .set_subject(subject)
-            .message(message)
+            .message(&notification.message);
+        for (name, value) in &notification.attributes {
+            call = call.message_attributes(
+                name,
+                message_attribute(value).map_err(|e| {
+                    PortError::new(
+                        PortErrorKind::InvalidInput,
+                        format!("{OP}: message attribute {name}: {e}"),
+                    )
+                })?,
+            );
+        }
+        let output = call
             .send()
             .await
             .map_err(|error| port_error_from_sdk(OP, &error))?;
@@ -62,6 +79,23 @@ impl Notifier for SnsNotifier {
             .map(str::to_owned)
             .ok_or_else(|| malformed(OP, "no MessageId"))
     }
+}
+
+fn message_attribute(
+    value: &AttributeValue,
+) -> Result<MessageAttributeValue, aws_sdk_sns::error::BuildError> {
+    let (data_type, text) = match value {
+        AttributeValue::String(text) => ("String", text.clone()),
+        AttributeValue::Number(text) => ("Number", text.clone()),
+        AttributeValue::StringArray(items) => (
+            "String.Array",
+            serde_json::to_string(items).unwrap_or_else(|_| "[]".into()),
+        ),
+    };
+    MessageAttributeValue::builder()
+        .data_type(data_type)
+        .string_value(text)
+        .build()
 }
 
 #[cfg(test)]

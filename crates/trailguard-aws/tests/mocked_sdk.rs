@@ -16,8 +16,8 @@ use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use trailguard_aws::{AwsSettings, BedrockChat, BedrockChatConfig, S3Store, SnsNotifier};
 use trailguard_core::ports::{
-    ChatMessage, ChatModel, ChatRequest, ChatRole, ContentBlock, Notifier, ObjectStore,
-    PortErrorKind,
+    ChatMessage, ChatModel, ChatRequest, ChatRole, ContentBlock, Notification, Notifier,
+    ObjectReader, ObjectRef, ObjectWriter, PortErrorKind,
 };
 
 fn settings() -> AwsSettings {
@@ -52,7 +52,10 @@ async fn s3_slowdown_is_retried_then_succeeds() {
     let client = mock_client!(aws_sdk_s3, RuleMode::Sequential, [&rule], |b| b
         .retry_config(retry.clone()));
     let store = S3Store::new(client);
-    let object = store.get_object("uploads", "a.png").await.unwrap();
+    let object = store
+        .get(&ObjectRef::new("uploads", "a.png"))
+        .await
+        .unwrap();
     assert_eq!(object.bytes, b"image-bytes");
     assert_eq!(object.content_type.as_deref(), Some("image/png"));
     assert_eq!(object.etag.as_deref(), Some("\"abc\""));
@@ -73,7 +76,7 @@ async fn s3_throttling_beyond_max_attempts_is_a_throttled_error() {
     let client = mock_client!(aws_sdk_s3, RuleMode::Sequential, [&rule], |b| b
         .retry_config(retry.clone()));
     let error = S3Store::new(client)
-        .delete_object("uploads", "a.png")
+        .delete(&ObjectRef::new("uploads", "a.png"))
         .await
         .unwrap_err();
     assert_eq!(error.kind, PortErrorKind::Throttled);
@@ -93,7 +96,7 @@ async fn s3_access_denied_is_a_clear_error_and_not_retried() {
     let client = mock_client!(aws_sdk_s3, RuleMode::Sequential, [&rule], |b| b
         .retry_config(retry.clone()));
     let error = S3Store::new(client)
-        .delete_object("uploads", "pii.png")
+        .delete(&ObjectRef::new("uploads", "pii.png"))
         .await
         .unwrap_err();
     assert_eq!(error.kind, PortErrorKind::AccessDenied);
@@ -117,7 +120,7 @@ async fn s3_no_such_key_is_not_found() {
         .build();
     let client = mock_client!(aws_sdk_s3, [&rule]);
     let error = S3Store::new(client)
-        .get_object("uploads", "gone.png")
+        .get(&ObjectRef::new("uploads", "gone.png"))
         .await
         .unwrap_err();
     assert_eq!(error.kind, PortErrorKind::NotFound);
@@ -136,7 +139,7 @@ async fn s3_refuses_objects_over_the_size_limit_before_reading_them() {
     let client = mock_client!(aws_sdk_s3, [&rule]);
     let error = S3Store::new(client)
         .with_max_get_bytes(10)
-        .get_object("uploads", "big.png")
+        .get(&ObjectRef::new("uploads", "big.png"))
         .await
         .unwrap_err();
     assert_eq!(error.kind, PortErrorKind::InvalidInput);
@@ -157,11 +160,14 @@ async fn sns_authorization_error_and_long_subjects() {
         .then_output(|| PublishOutput::builder().message_id("m-1").build());
     let client = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&denied, &ok]);
     let notifier = SnsNotifier::new(client, "arn:aws:sns:us-east-1:123456789012:alerts");
-    let error = notifier.publish(Some("x"), "body").await.unwrap_err();
+    let error = notifier
+        .publish(&Notification::new(Some("x"), "body"))
+        .await
+        .unwrap_err();
     assert_eq!(error.kind, PortErrorKind::AccessDenied);
     assert_eq!(error.code.as_deref(), Some("AuthorizationError"));
     let id = notifier
-        .publish(Some(&"S".repeat(250)), "body")
+        .publish(&Notification::new(Some("S".repeat(250).as_str()), "body"))
         .await
         .unwrap();
     assert_eq!(id, "m-1");

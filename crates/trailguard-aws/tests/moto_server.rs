@@ -7,7 +7,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use trailguard_aws::{AwsSettings, S3Store, SnsNotifier};
-use trailguard_core::ports::{Notifier, ObjectStore, PortErrorKind};
+use trailguard_core::ports::{
+    Notification, Notifier, ObjectReader, ObjectRef, ObjectWriter, PortErrorKind,
+};
 use trailguard_testkit::{moto_endpoint, moto_sns_messages};
 
 /// A name no other test run uses (moto keeps state between tests).
@@ -64,11 +66,11 @@ async fn s3_store_fetches_tags_copies_and_deletes_an_uploaded_image() {
     let store = S3Store::new(client.clone());
     let key = "uploads/passport scan+1.png";
     store
-        .put_object(&bucket, key, PNG.to_vec(), Some("image/png"))
+        .put(&bucket, key, PNG.to_vec(), Some("image/png"))
         .await
         .unwrap();
 
-    let object = store.get_object(&bucket, key).await.unwrap();
+    let object = store.get(&ObjectRef::new(&bucket, key)).await.unwrap();
     assert_eq!(object.bytes, PNG);
     assert_eq!(object.content_type.as_deref(), Some("image/png"));
     assert!(object.etag.is_some());
@@ -81,11 +83,19 @@ async fn s3_store_fetches_tags_copies_and_deletes_an_uploaded_image() {
         ("trailguard:pii".to_owned(), "true".to_owned()),
         ("trailguard:detector".to_owned(), "bedrock".to_owned()),
     ];
-    store.put_object_tagging(&bucket, key, &tags).await.unwrap();
+    store
+        .copy(
+            &ObjectRef::new(&bucket, key),
+            &quarantine,
+            "evidence/passport.png",
+            &tags,
+        )
+        .await
+        .unwrap();
     let tagging = client
         .get_object_tagging()
-        .bucket(&bucket)
-        .key(key)
+        .bucket(&quarantine)
+        .key("evidence/passport.png")
         .send()
         .await
         .unwrap();
@@ -99,13 +109,9 @@ async fn s3_store_fetches_tags_copies_and_deletes_an_uploaded_image() {
     expected.sort();
     assert_eq!(read_back, expected);
 
-    store
-        .copy_object(&bucket, key, &quarantine, "evidence/passport.png")
-        .await
-        .unwrap();
     assert_eq!(
         store
-            .get_object(&quarantine, "evidence/passport.png")
+            .get(&ObjectRef::new(&quarantine, "evidence/passport.png"))
             .await
             .unwrap()
             .bytes,
@@ -113,13 +119,16 @@ async fn s3_store_fetches_tags_copies_and_deletes_an_uploaded_image() {
     );
 
     // The PII image is deleted; fetching it again is NotFound, deleting again still succeeds.
-    store.delete_object(&bucket, key).await.unwrap();
-    let gone = store.get_object(&bucket, key).await.unwrap_err();
+    store.delete(&ObjectRef::new(&bucket, key)).await.unwrap();
+    let gone = store.get(&ObjectRef::new(&bucket, key)).await.unwrap_err();
     assert_eq!(gone.kind, PortErrorKind::NotFound);
     assert_eq!(gone.code.as_deref(), Some("NoSuchKey"));
-    store.delete_object(&bucket, key).await.unwrap();
+    store.delete(&ObjectRef::new(&bucket, key)).await.unwrap();
 
-    let no_bucket = store.get_object(&unique("missing"), "x").await.unwrap_err();
+    let no_bucket = store
+        .get(&ObjectRef::new(unique("missing"), "x"))
+        .await
+        .unwrap_err();
     assert_eq!(no_bucket.kind, PortErrorKind::NotFound);
     assert_eq!(no_bucket.code.as_deref(), Some("NoSuchBucket"));
 }
@@ -146,7 +155,7 @@ async fn sns_notifier_publishes_an_alert_that_moto_recorded() {
     let message = "{\"threat_level\":\"high\",\"summary\":\"PII image deleted\"}";
     let long_subject = format!("HIGH threat: {}", "x".repeat(200));
     let message_id = notifier
-        .publish(Some(&long_subject), message)
+        .publish(&Notification::new(Some(long_subject.as_str()), message))
         .await
         .unwrap();
 
@@ -159,7 +168,7 @@ async fn sns_notifier_publishes_an_alert_that_moto_recorded() {
     assert!(subject.starts_with("HIGH threat: xxx"));
 
     let missing = SnsNotifier::new(client, "arn:aws:sns:us-east-1:123456789012:no-such-topic")
-        .publish(None, "x")
+        .publish(&Notification::new(None, "x"))
         .await
         .unwrap_err();
     assert_eq!(missing.kind, PortErrorKind::NotFound, "{missing}");

@@ -8,7 +8,7 @@
 
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use trailguard_aws::{AwsSettings, S3Store};
-use trailguard_core::ports::{ObjectStore, PortErrorKind};
+use trailguard_core::ports::{ObjectReader, ObjectRef, ObjectWriter, PortErrorKind};
 use trailguard_testkit::moto_endpoint;
 
 fn unique(prefix: &str) -> String {
@@ -57,36 +57,44 @@ async fn versions_are_read_copied_and_deleted_for_good() {
     let store = S3Store::new(client.clone());
     let key = "photos/a b+1 é.png";
     store
-        .put_object(&bucket, key, b"first".to_vec(), Some("image/png"))
+        .put(&bucket, key, b"first".to_vec(), Some("image/png"))
         .await
         .unwrap();
     let first = store
-        .get_object(&bucket, key)
+        .get(&ObjectRef::new(&bucket, key))
         .await
         .unwrap()
         .version_id
         .unwrap();
     store
-        .put_object(&bucket, key, b"second".to_vec(), Some("image/png"))
+        .put(&bucket, key, b"second".to_vec(), Some("image/png"))
         .await
         .unwrap();
 
     let old = store
-        .get_object_version(&bucket, key, Some(&first))
+        .get(&ObjectRef::new(&bucket, key).at_version(Some(first.as_str())))
         .await
         .unwrap();
     assert_eq!(old.bytes, b"first");
-    let head = store.head_object(&bucket, key, Some(&first)).await.unwrap();
+    let head = store
+        .head(&ObjectRef::new(&bucket, key).at_version(Some(first.as_str())))
+        .await
+        .unwrap();
     assert_eq!(head.content_length, 5);
     assert_eq!(head.version_id.as_deref(), Some(first.as_str()));
 
     store
-        .copy_object_version(&bucket, key, Some(&first), &quarantine, "q/copy.png")
+        .copy(
+            &ObjectRef::new(&bucket, key).at_version(Some(first.as_str())),
+            &quarantine,
+            "q/copy.png",
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(
         store
-            .get_object(&quarantine, "q/copy.png")
+            .get(&ObjectRef::new(&quarantine, "q/copy.png"))
             .await
             .unwrap()
             .bytes,
@@ -94,41 +102,42 @@ async fn versions_are_read_copied_and_deleted_for_good() {
     );
 
     store
-        .delete_object_version(&bucket, key, Some(&first))
+        .delete(&ObjectRef::new(&bucket, key).at_version(Some(first.as_str())))
         .await
         .unwrap();
     let gone = store
-        .head_object(&bucket, key, Some(&first))
+        .head(&ObjectRef::new(&bucket, key).at_version(Some(first.as_str())))
         .await
         .unwrap_err();
     assert_eq!(gone.kind, PortErrorKind::NotFound, "{gone}");
     // The newer upload is untouched, and no delete marker hides it.
     assert_eq!(
-        store.get_object(&bucket, key).await.unwrap().bytes,
+        store
+            .get(&ObjectRef::new(&bucket, key))
+            .await
+            .unwrap()
+            .bytes,
         b"second"
     );
     // Deleting it again (a repeated event) succeeds.
     store
-        .delete_object_version(&bucket, key, Some(&first))
+        .delete(&ObjectRef::new(&bucket, key).at_version(Some(first.as_str())))
         .await
         .unwrap();
 
     // Without a version id a versioned bucket only adds a delete marker: the data stays.
     let second = store
-        .get_object(&bucket, key)
+        .get(&ObjectRef::new(&bucket, key))
         .await
         .unwrap()
         .version_id
         .unwrap();
-    store
-        .delete_object_version(&bucket, key, None)
-        .await
-        .unwrap();
-    let hidden = store.head_object(&bucket, key, None).await.unwrap_err();
+    store.delete(&ObjectRef::new(&bucket, key)).await.unwrap();
+    let hidden = store.head(&ObjectRef::new(&bucket, key)).await.unwrap_err();
     assert_eq!(hidden.kind, PortErrorKind::NotFound);
     assert_eq!(
         store
-            .get_object_version(&bucket, key, Some(&second))
+            .get(&ObjectRef::new(&bucket, key).at_version(Some(second.as_str())))
             .await
             .unwrap()
             .bytes,

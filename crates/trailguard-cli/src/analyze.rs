@@ -5,12 +5,12 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use trailguard_analysis::pipeline::{
-    self, Detect, Formatter, InputError, InputRecord, Outcome, PipelineOptions,
+use trailguard_core::{AnalysisRecord, ThreatLevel};
+use trailguard_events::ReadOptions;
+use trailguard_triage::pipeline::{
+    self, Formatter, InputError, InputRecord, Outcome, PipelineOptions,
 };
-use trailguard_core::{AnalysisRecord, RuleHit, ThreatLevel};
-use trailguard_detect::{Detector, DetectorOptions};
-use trailguard_events::{Event, ReadOptions};
+use trailguard_triage::{Detector, DetectorOptions};
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -40,44 +40,6 @@ pub struct AnalyzeArgs {
     /// Print machine-readable statistics (events, errors, peak RSS) on stderr.
     #[arg(long)]
     pub stats: bool,
-}
-
-pub struct Rules {
-    pub detector: Detector,
-}
-
-impl Rules {
-    pub fn new(detector: Detector) -> Self {
-        Rules { detector }
-    }
-}
-
-impl Rules {
-    /// Runs the pipeline over `inputs` with this rule set and a fresh correlator.
-    fn analyse<I, S>(&self, inputs: I, format: &Formatter, options: PipelineOptions, sink: S)
-    where
-        I: Iterator<Item = Result<InputRecord, InputError>> + Send,
-        S: FnMut(Outcome),
-    {
-        let mut correlator = self.detector.correlator();
-        let mut correlate = |event: &Event<'_>, hits: &[RuleHit]| correlator.observe(event, hits);
-        pipeline::run(inputs, self, format, options, Some(&mut correlate), sink);
-    }
-}
-
-impl Detect for Rules {
-    fn detect(&self, event: &Event<'_>) -> Vec<RuleHit> {
-        self.detector.detect(event)
-    }
-
-    fn feeds_correlation(&self, event: &Event<'_>, _hits: &[RuleHit]) -> bool {
-        self.detector.feeds_correlation(event)
-    }
-
-    fn detect_feeding(&self, event: &Event<'_>, correlating: bool) -> (Vec<RuleHit>, bool) {
-        let (hits, feeds) = self.detector.detect_feeding(event);
-        (hits, correlating && feeds)
-    }
 }
 
 /// Counts shown in the summary.
@@ -136,7 +98,7 @@ fn truncate(text: &str, width: usize) -> String {
 }
 
 fn json_line(record: &AnalysisRecord, out: &mut Vec<u8>) {
-    trailguard_analysis::record::write_json(record, out);
+    trailguard_triage::write_json(record, out);
 }
 
 /// Peak resident set size of this process, from /proc (Linux).
@@ -159,7 +121,7 @@ pub fn load_detector(rule_dirs: &[PathBuf]) -> Result<Detector> {
 
 /// Analyses `paths`, writing formatted records to `out`. Returns the tally.
 pub fn analyze_to(args: &AnalyzeArgs, out: &mut dyn Write) -> Result<Tally> {
-    let rules = Rules::new(load_detector(&args.rules)?);
+    let detector = load_detector(&args.rules)?;
     let options = ReadOptions {
         max_record_bytes: args.max_record_bytes,
         ..ReadOptions::default()
@@ -192,25 +154,31 @@ pub fn analyze_to(args: &AnalyzeArgs, out: &mut dyn Write) -> Result<Tally> {
     if args.format == Format::Table {
         writeln!(out, "{}", table_header())?;
     }
-    rules.analyse(inputs, format, pipeline_options, |outcome| match outcome {
-        Outcome::Analysed {
-            record, formatted, ..
-        } => {
-            tally.add(record.threat_level);
-            if write_error.is_none() {
-                if let Err(error) = out
-                    .write_all(&formatted)
-                    .and_then(|()| out.write_all(b"\n"))
-                {
-                    write_error = Some(error);
+    pipeline::run_rules(
+        inputs,
+        &detector,
+        format,
+        pipeline_options,
+        |outcome| match outcome {
+            Outcome::Analysed {
+                record, formatted, ..
+            } => {
+                tally.add(record.threat_level);
+                if write_error.is_none() {
+                    if let Err(error) = out
+                        .write_all(&formatted)
+                        .and_then(|()| out.write_all(b"\n"))
+                    {
+                        write_error = Some(error);
+                    }
                 }
             }
-        }
-        Outcome::Failed(error) => {
-            tally.errors += 1;
-            eprintln!("error: {error}");
-        }
-    });
+            Outcome::Failed(error) => {
+                tally.errors += 1;
+                eprintln!("error: {error}");
+            }
+        },
+    );
     if let Some(error) = write_error {
         return Err(error).context("writing output");
     }
@@ -254,7 +222,7 @@ pub struct DemoArgs {
 
 pub fn demo(args: DemoArgs) -> Result<i32> {
     let events = crate::run::demo_events(DEMO_EVENTS);
-    let rules = Rules::new(load_detector(&[])?);
+    let detector = load_detector(&[])?;
     let file: std::sync::Arc<str> = std::sync::Arc::from("<embedded demo events>");
     let inputs = events
         .lines()
@@ -269,8 +237,9 @@ pub fn demo(args: DemoArgs) -> Result<i32> {
         });
     let mut records = Vec::new();
     let mut errors = 0u64;
-    rules.analyse(
+    pipeline::run_rules(
         inputs,
+        &detector,
         &json_line,
         PipelineOptions::default(),
         |outcome| match outcome {

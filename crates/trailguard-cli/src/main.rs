@@ -4,9 +4,9 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-mod adapters;
 mod analyze;
 mod bench;
+mod bindings;
 mod pii;
 mod run;
 mod sfn;

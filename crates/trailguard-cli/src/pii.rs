@@ -16,10 +16,12 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
-use trailguard_pii::{EntityType, PiiError};
-use trailguard_pii_offline::input::sniff;
-use trailguard_pii_offline::redact::{encode_png, redact};
-use trailguard_pii_offline::{load_config, OfflineConfig, OfflinePiiDetector};
+use trailguard_core::media::sniff;
+use trailguard_pii::offline::redact::{encode_png, redact};
+use trailguard_pii::{
+    load_config, EntityType, ImageInput, InputError, OfflineConfig, OfflinePiiDetector,
+    PiiDetectError,
+};
 
 #[derive(Args, Debug)]
 pub struct PiiArgs {
@@ -198,13 +200,17 @@ fn check(
         Ok(done) => done,
         Err(error) => {
             let detected = match &error {
-                PiiError::Corrupt { media_type, .. } => Some(media_type.clone()),
-                PiiError::TooManyPixels { .. } => sniff(&bytes).ok().map(|t| t.mime().into()),
+                PiiDetectError::Input(InputError::Corrupt { media_type, .. }) => {
+                    Some(media_type.clone())
+                }
+                PiiDetectError::Input(InputError::TooManyPixels { .. }) => {
+                    sniff(&bytes).ok().map(|t| t.mime().into())
+                }
                 _ => None,
             };
             let detail = match (&error, bytes.len() as u64 > max_bytes) {
                 // We stopped reading at the limit: say so rather than quote the truncated size.
-                (PiiError::TooLarge { limit, .. }, true) => {
+                (PiiDetectError::Input(InputError::TooLarge { limit, .. }), true) => {
                     format!("object too large: more than {limit} bytes")
                 }
                 _ => error.to_string(),
@@ -219,6 +225,12 @@ fn check(
     let fields = serde_json::to_string(&verdict).and_then(|s| serde_json::from_str(&s));
     if let Ok(Value::Object(fields)) = fields {
         line.extend(fields);
+    }
+    if let Ok(input) = ImageInput::new(&bytes, declared) {
+        line.insert("media_type_detected".into(), json!(input.kind.mime()));
+        if let Some(declared) = input.declared_mismatch() {
+            line.insert("media_type_declared_mismatch".into(), json!(declared));
+        }
     }
     if let Some(declared) = declared {
         line.insert("media_type_declared".into(), json!(declared));
@@ -238,7 +250,7 @@ fn check(
     };
     let mut message = None;
     if let (Some(target), true) = (redact_to, verdict.pii_detected) {
-        let written = encode_png(&redact(&image, &verdict.entities, 2)).map_err(|e| e.to_string());
+        let written = encode_png(&redact(&image, &verdict.evidence, 2)).map_err(|e| e.to_string());
         match written.and_then(|png| std::fs::write(target, png).map_err(|e| e.to_string())) {
             Ok(()) => {
                 line.insert("redacted".into(), json!(target.display().to_string()));

@@ -2,9 +2,7 @@
 //! bucket, alerts to a JSON Lines file (SMTP or a webhook as options), deterministic analysis by
 //! default. One line per event in input order, a summary, a progress bar on long runs.
 
-// Shared with `sfn run`; main.rs declares the CLI's modules and is the lead's file.
-
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,15 +11,15 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use clap::{Args, ValueEnum};
 use serde_json::{json, Map, Value};
-use trailguard_asl::bindings::AdapterConfig;
-use trailguard_asl::{Execution, ExecutionStatus, Runner};
+use trailguard_asl::ExecutionStatus;
 use trailguard_events::{RawEvent, ReadError, ReadOptions};
+use trailguard_runner::{
+    default_substitutions, Action, AdapterConfig, Defaults, DefinitionSource, ExecutionReport,
+    PiiDetectorKind as BoundDetector, PiiResultMode, Workflow, WorkflowRun, ANALYSIS_HANDLER,
+    PII_HANDLER, SECURITY_AUDIT_DEFINITION,
+};
 
-use crate::adapters::{BindingsInfo, LocalConfig, PiiResultMode, ANALYSIS_HANDLER, PII_HANDLER};
-
-/// TrailGuard's workflow, as deployed (`${...}` are SAM DefinitionSubstitutions).
-pub const SECURITY_AUDIT_DEFINITION: &str =
-    include_str!("../../../statemachine/security-audit.asl.json");
+use crate::bindings;
 
 /// Where alerts go unless told otherwise.
 pub const DEFAULT_ALERTS_FILE: &str = "trailguard-alerts.jsonl";
@@ -100,32 +98,9 @@ pub struct RunArgs {
     pub max_record_bytes: usize,
 }
 
-/// The substitutions `trailguard run` supplies unless told otherwise (the SAM template's names).
-pub fn default_substitutions() -> HashMap<String, String> {
-    [
-        ("AnalysisFunctionArn", "trailguard-log-analysis"),
-        ("LogAnalysisFunctionArn", "trailguard-log-analysis"),
-        ("PiiFunctionArn", "trailguard-pii"),
-        (
-            "AlertTopicArn",
-            "arn:aws:sns:us-east-1:123456789012:trailguard-alerts",
-        ),
-        ("UploadBucketName", "trailguard-uploads"),
-        ("QuarantineBucketName", ""),
-        ("PiiAction", "delete"),
-        ("PiiDetector", "offline"),
-        ("LogModelId", trailguard_llm::DEFAULT_LOG_MODEL_ID),
-        ("ImageModelId", trailguard_llm::DEFAULT_IMAGE_MODEL_ID),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
-}
-
-/// A loaded workflow with its bindings.
+/// A loaded workflow.
 pub struct Job {
-    runner: Arc<Runner>,
-    pub info: Arc<BindingsInfo>,
+    workflow: Arc<Workflow>,
 }
 
 /// `smtp://[user@]host[:port]?from=...&to=...` as a notifier config.
@@ -175,53 +150,45 @@ fn smtp_config(text: &str) -> anyhow::Result<AdapterConfig> {
 }
 
 fn with_option(kind: &str, pairs: &[(&str, &str)]) -> AdapterConfig {
-    let mut options = toml::Table::new();
-    for (k, v) in pairs {
-        options.insert((*k).into(), toml::Value::String((*v).into()));
-    }
-    AdapterConfig {
-        kind: kind.into(),
-        options,
-    }
+    pairs
+        .iter()
+        .fold(AdapterConfig::new(kind), |config, (k, v)| config.with(k, v))
 }
 
 impl Job {
     /// Loads the definition and bindings: defaults < bindings file < flags.
     pub fn load(args: &RunArgs) -> anyhow::Result<Job> {
-        let (mut config, present) = LocalConfig::load(args.bindings.as_deref())?;
+        let mut config = bindings::load(args.bindings.as_deref())?;
         let mut substitutions = default_substitutions();
-        substitutions.extend(config.base.substitutions.clone());
-        crate::adapters::apply_sub_args(&mut substitutions, &args.substitutions)?;
-        config.base.substitutions = substitutions.clone();
+        substitutions.extend(config.substitutions.clone());
+        bindings::apply_sub_args(&mut substitutions, &args.substitutions)?;
 
         let alerts = args
             .alerts
             .clone()
             .unwrap_or_else(|| PathBuf::from(DEFAULT_ALERTS_FILE));
         let alerts_text = alerts.to_string_lossy().into_owned();
-        if !present.notifier || args.alerts.is_some() {
-            config.base.notifier = with_option("jsonl", &[("path", &alerts_text)]);
+        if config.notifier.is_none() || args.alerts.is_some() {
+            config.notifier = Some(with_option("jsonl", &[("path", &alerts_text)]));
         }
         if let Some(url) = &args.smtp {
-            config.base.notifier = smtp_config(url)?;
+            config.notifier = Some(smtp_config(url)?);
         }
         if let Some(url) = &args.webhook {
-            config.base.notifier = with_option("webhook", &[("url", url)]);
+            config.notifier = Some(with_option("webhook", &[("url", url)]));
         }
         if args.smtp.is_some() || args.webhook.is_some() {
-            config
-                .base
-                .notifier
-                .options
-                .insert("copy_to".into(), toml::Value::String(alerts_text));
+            if let Some(notifier) = config.notifier.as_mut() {
+                notifier
+                    .options
+                    .insert("copy_to".into(), toml::Value::String(alerts_text));
+            }
         }
         if let Some(root) = &args.bucket_root {
-            config.base.storage = with_option("dir", &[("root", &root.to_string_lossy())]);
-        } else if !present.storage {
-            config.base.storage = with_option("dir", &[("root", ".")]);
+            config.storage = Some(with_option("dir", &[("root", &root.to_string_lossy())]));
         }
         let model = match (args.model, &args.model_url) {
-            (Some(ModelKind::Deterministic), _) => Some(AdapterConfig::deterministic()),
+            (Some(ModelKind::Deterministic), _) => Some(AdapterConfig::new("deterministic")),
             (Some(ModelKind::Openai), None) => {
                 bail!("--model openai needs --model-url (e.g. http://127.0.0.1:11434/v1)")
             }
@@ -234,9 +201,7 @@ impl Job {
                     ],
                 );
                 if let Some(var) = &args.model_api_key_env {
-                    openai
-                        .options
-                        .insert("api_key_env".into(), toml::Value::String(var.clone()));
+                    openai = openai.with("api_key_env", var);
                 }
                 Some(openai)
             }
@@ -245,10 +210,8 @@ impl Job {
             }
             (None, None) => None,
         };
-        if let Some(model) = model {
-            config.base.model = model;
-        } else if !present.model {
-            config.base.model = AdapterConfig::deterministic();
+        if model.is_some() {
+            config.model = model;
         }
 
         for (key, handler) in [
@@ -260,219 +223,58 @@ impl Job {
                 config.bind_default_lambda(function, handler);
             }
         }
-        let policy = args
-            .model_policy
-            .as_deref()
-            .map(str::parse::<trailguard_llm::AskPolicy>)
-            .transpose()?;
-        let lambda_names: Vec<(String, Option<String>)> = config
-            .base
-            .lambda
-            .iter()
-            .map(|(name, l)| (name.clone(), l.handler.clone()))
-            .collect();
-        for (name, handler) in lambda_names {
-            let options = config.lambda_options.entry(name).or_default();
-            match handler.as_deref() {
-                Some(ANALYSIS_HANDLER) if policy.is_some() => options.policy = policy,
+        if let Some(policy) = &args.model_policy {
+            policy
+                .parse::<trailguard_triage::AskPolicy>()
+                .with_context(|| format!("--model-policy {policy}"))?;
+        }
+        for entry in config.lambda.values_mut() {
+            match entry.handler.as_deref() {
+                Some(ANALYSIS_HANDLER) if args.model_policy.is_some() => {
+                    entry.policy = args.model_policy.clone()
+                }
                 Some(PII_HANDLER) => {
                     if let Some(kind) = args.pii_detector {
-                        options.detector = Some(
-                            match kind {
-                                PiiDetectorKind::Offline => "offline",
-                                PiiDetectorKind::Model => "model",
-                            }
-                            .into(),
-                        );
+                        entry.detector = Some(match kind {
+                            PiiDetectorKind::Offline => BoundDetector::Offline,
+                            PiiDetectorKind::Model => BoundDetector::Model,
+                        });
                     }
-                    options.result.get_or_insert(PiiResultMode::Rich);
+                    entry.result.get_or_insert(PiiResultMode::Rich);
                 }
                 _ => {}
             }
         }
 
-        let (text, name) = match &args.definition {
-            Some(path) => (
-                std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read definition {}", path.display()))?,
-                path.file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "StateMachine".into()),
-            ),
-            None => (
-                SECURITY_AUDIT_DEFINITION.to_string(),
-                "security-audit".to_string(),
-            ),
+        let text = match &args.definition {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read definition {}", path.display()))?,
+            None => SECURITY_AUDIT_DEFINITION.to_string(),
         };
-        let definition_name = args
+        let name = args
+            .definition
+            .as_deref()
+            .and_then(Path::file_stem)
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "security-audit".into());
+        let label = args
             .definition
             .as_deref()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "<embedded security-audit.asl.json>".into());
-        let machine = crate::adapters::load_state_machine(&text, &definition_name, &substitutions)?;
-        let built = crate::adapters::build_bindings(&config).context("bindings")?;
-        let runner = Runner::new(machine, built.bindings)
-            .with_context(|| format!("definition {definition_name}"))?
-            .with_name(&name);
+        let workflow = Workflow::load(
+            &DefinitionSource {
+                text: &text,
+                label: &label,
+                name: &name,
+            },
+            &substitutions,
+            &config,
+            &Defaults::default(),
+        )?;
         Ok(Job {
-            runner: Arc::new(runner),
-            info: Arc::new(built.info),
+            workflow: Arc::new(workflow),
         })
-    }
-}
-
-/// One alert an execution published.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SentAlert {
-    pub subject: Option<String>,
-    pub message_id: String,
-}
-
-/// What one execution did, read from its history.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExecutionReport {
-    pub status: ExecutionStatus,
-    pub path: Vec<String>,
-    pub action: &'static str,
-    /// `s3://bucket/key` of a deleted or quarantined object.
-    pub target: Option<String>,
-    pub threat_level: Option<String>,
-    pub alerts: Vec<SentAlert>,
-    pub pii_checked: bool,
-    pub pii_detected: Option<bool>,
-    pub error: Option<String>,
-    pub cause: Option<String>,
-    pub output: Option<Value>,
-}
-
-fn parse_text(value: Option<&Value>) -> Value {
-    value
-        .and_then(Value::as_str)
-        .and_then(|s| serde_json::from_str(s).ok())
-        .unwrap_or(Value::Null)
-}
-
-fn pii_verdict(payload: &Value) -> Option<bool> {
-    match payload {
-        Value::Bool(b) => Some(*b),
-        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" => Some(true),
-            "false" => Some(false),
-            _ => None,
-        },
-        Value::Object(o) => o.get("pii_detected").and_then(pii_verdict),
-        _ => None,
-    }
-}
-
-/// Reads the path, action, level, alerts and PII outcome out of an execution's history.
-pub fn report(execution: &Execution, info: &BindingsInfo) -> ExecutionReport {
-    let mut path = Vec::new();
-    let mut level = None;
-    let mut alerts = Vec::new();
-    let mut deleted = None;
-    let mut copied = false;
-    let mut pii_checked = false;
-    let mut pii_detected = None;
-    let mut scheduled: Option<(String, String, Value)> = None;
-    for event in &execution.history {
-        let kind = event.event_type.as_str();
-        if kind.ends_with("StateEntered") {
-            if let Some(name) = event
-                .details
-                .get("stateEnteredEventDetails")
-                .and_then(|d| d.get("name"))
-                .and_then(Value::as_str)
-            {
-                path.push(name.to_string());
-            }
-        } else if kind.ends_with("StateExited") && level.is_none() {
-            let output = parse_text(
-                event
-                    .details
-                    .get("stateExitedEventDetails")
-                    .and_then(|d| d.get("output")),
-            );
-            if let Some(found) = output.get("threat_level").and_then(Value::as_str) {
-                level = Some(found.to_string());
-            }
-        } else if kind == "TaskScheduled" {
-            let details = event.details.get("taskScheduledEventDetails");
-            let field = |k: &str| {
-                details
-                    .and_then(|d| d.get(k))
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string()
-            };
-            scheduled = Some((
-                field("resourceType"),
-                field("resource"),
-                parse_text(details.and_then(|d| d.get("parameters"))),
-            ));
-        } else if kind == "TaskSucceeded" {
-            let Some((resource_type, resource, parameters)) = scheduled.take() else {
-                continue;
-            };
-            let output = parse_text(
-                event
-                    .details
-                    .get("taskSucceededEventDetails")
-                    .and_then(|d| d.get("output")),
-            );
-            let param = |k: &str| {
-                parameters
-                    .get(k)
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            };
-            match (resource_type.as_str(), resource.as_str()) {
-                ("sns", "publish") => alerts.push(SentAlert {
-                    subject: param("Subject"),
-                    message_id: output
-                        .get("MessageId")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string(),
-                }),
-                ("aws-sdk:s3", "deleteObject") => {
-                    deleted = Some(format!(
-                        "s3://{}/{}",
-                        param("Bucket").unwrap_or_default(),
-                        param("Key").unwrap_or_default()
-                    ))
-                }
-                ("aws-sdk:s3", "copyObject") => copied = true,
-                ("lambda", "invoke")
-                    if param("FunctionName").is_some_and(|f| info.is_pii_function(&f)) =>
-                {
-                    pii_checked = true;
-                    pii_detected = output.get("Payload").and_then(pii_verdict);
-                }
-                _ => {}
-            }
-        }
-    }
-    let failed = execution.status == ExecutionStatus::Failed;
-    let action = match (failed, &deleted, copied, alerts.is_empty()) {
-        (true, ..) => "failed",
-        (false, Some(_), true, _) => "quarantined",
-        (false, Some(_), false, _) => "deleted",
-        (false, None, _, false) => "alerted",
-        (false, None, _, true) => "none",
-    };
-    ExecutionReport {
-        status: execution.status,
-        path,
-        action,
-        target: deleted,
-        threat_level: level,
-        alerts,
-        pii_checked,
-        pii_detected,
-        error: execution.error.clone(),
-        cause: execution.cause.clone(),
-        output: execution.output.clone(),
     }
 }
 
@@ -505,8 +307,8 @@ impl Tally {
         }
         self.images_checked += u64::from(report.pii_checked);
         self.pii_found += u64::from(report.pii_detected == Some(true));
-        self.deleted += u64::from(report.action == "deleted");
-        self.quarantined += u64::from(report.action == "quarantined");
+        self.deleted += u64::from(report.action == Action::Deleted);
+        self.quarantined += u64::from(report.action == Action::Quarantined);
         self.alerts += report.alerts.len() as u64;
         self.failures += u64::from(report.status == ExecutionStatus::Failed);
     }
@@ -549,14 +351,16 @@ fn origin_text(file: &str, index: u64) -> String {
 
 /// One execution as a text block: the event line, then one indented line per alert.
 pub fn text_lines(origin: &str, report: &ExecutionReport) -> String {
-    let action = match (&report.target, report.action) {
-        (Some(target), "deleted" | "quarantined") => format!("{} {target}", report.action),
-        (_, "failed") => format!(
+    let action = match (&report.deleted, report.action) {
+        (Some(target), Action::Deleted | Action::Quarantined) => {
+            format!("{} {target}", report.action.as_str())
+        }
+        (_, Action::Failed) => format!(
             "failed: {}: {}",
             report.error.as_deref().unwrap_or("unknown error"),
             report.cause.as_deref().unwrap_or("no cause given")
         ),
-        (_, action) => action.to_string(),
+        (_, action) => action.as_str().to_string(),
     };
     let mut text = format!(
         "{origin}  {:<6}  {action}  [{}]\n",
@@ -581,8 +385,12 @@ pub fn json_object(file: &str, index: u64, report: &ExecutionReport) -> Value {
     object.insert("status".into(), json!(report.status));
     object.insert("threat_level".into(), json!(report.threat_level));
     object.insert("action".into(), json!(report.action));
-    if let Some(target) = &report.target {
-        object.insert("target".into(), json!(target));
+    if let Some(target) = &report.deleted {
+        object.insert("target".into(), json!(target.to_string()));
+        object.insert("deleted".into(), json!(target));
+    }
+    if let Some(copy) = &report.quarantined_to {
+        object.insert("quarantined_to".into(), json!(copy));
     }
     object.insert("path".into(), json!(report.path));
     object.insert("pii_checked".into(), json!(report.pii_checked));
@@ -628,18 +436,19 @@ enum Slot {
     Done {
         file: Arc<str>,
         index: u64,
-        result: Result<Execution, tokio::task::JoinError>,
+        result: Result<Box<WorkflowRun>, tokio::task::JoinError>,
     },
 }
 
-type Finished = (u64, Result<Execution, tokio::task::JoinError>);
+type Finished = (u64, Result<Box<WorkflowRun>, tokio::task::JoinError>);
 
 fn failed_to_run(join_error: &tokio::task::JoinError) -> ExecutionReport {
     ExecutionReport {
         status: ExecutionStatus::Failed,
         path: Vec::new(),
-        action: "failed",
-        target: None,
+        action: Action::Failed,
+        deleted: None,
+        quarantined_to: None,
         threat_level: None,
         alerts: Vec::new(),
         pii_checked: false,
@@ -702,7 +511,7 @@ where
                     result,
                 } => {
                     let report = match result {
-                        Ok(execution) => report(&execution, &job.info),
+                        Ok(run) => run.report,
                         Err(join_error) => failed_to_run(&join_error),
                     };
                     tally.add(&report);
@@ -743,13 +552,16 @@ where
                             raw.origin.file, raw.origin.index
                         )),
                         Ok(input) => {
-                            let runner = job.runner.clone();
+                            // Correlation sees the events in input order, whatever the
+                            // concurrency of the executions that follow.
+                            job.workflow.correlate_in_order(&raw.json);
+                            let workflow = job.workflow.clone();
                             let done = done_tx.clone();
                             let name = format!("event-{seq}");
                             // The inner task's JoinError (a panic) is reported, never lost.
                             tokio::spawn(async move {
                                 let result = tokio::spawn(async move {
-                                    runner.execute_named(&name, input).await
+                                    Box::new(workflow.run(&name, input).await)
                                 })
                                 .await;
                                 let _ = done.send((seq, result));
@@ -810,10 +622,11 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn describe_destinations(job: &Job) -> Vec<String> {
     let mut lines = Vec::new();
-    if let Some(path) = &job.info.alerts_file {
+    let info = job.workflow.info();
+    if let Some(path) = &info.alerts_file {
         lines.push(format!("alerts: {}", path.display()));
     }
-    if let Some(root) = &job.info.bucket_root {
+    if let Some(root) = &info.bucket_root {
         lines.push(format!("bucket root: {}", root.display()));
     }
     lines
@@ -825,7 +638,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         eprintln!("note: reading events from the terminal; end with Ctrl-D");
     }
     let job = Job::load(&args)?;
-    if let Some(root) = job.info.bucket_root.as_ref().filter(|root| !root.is_dir()) {
+    if let Some(root) = job
+        .workflow
+        .info()
+        .bucket_root
+        .as_ref()
+        .filter(|root| !root.is_dir())
+    {
         eprintln!(
             "warning: bucket root {} does not exist: every object the workflow reads will be missing",
             root.display()
@@ -977,13 +796,5 @@ mod tests {
         assert_eq!(config.options["to"].as_array().map(Vec::len), Some(2));
         assert!(smtp_config("smtp://host").is_err());
         assert!(smtp_config("http://host?to=a@b").is_err());
-    }
-
-    #[test]
-    fn verdicts_come_in_both_shapes() {
-        assert_eq!(pii_verdict(&json!("true")), Some(true));
-        assert_eq!(pii_verdict(&json!("FALSE")), Some(false));
-        assert_eq!(pii_verdict(&json!({"pii_detected": true})), Some(true));
-        assert_eq!(pii_verdict(&json!({"pii_detected": null})), None);
     }
 }

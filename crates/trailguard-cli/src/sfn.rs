@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use serde_json::Value;
-use trailguard_asl::{ExecutionStatus, Runner};
+use trailguard_asl::ExecutionStatus;
+use trailguard_runner::{Defaults, DefinitionSource, Workflow};
 
-use crate::adapters::{self, LocalConfig};
+use crate::bindings;
 
 #[derive(Args, Debug)]
 pub struct SfnArgs {
@@ -93,27 +94,29 @@ fn read_input(input: &str) -> anyhow::Result<Value> {
 }
 
 async fn run_definition(args: RunArgs) -> anyhow::Result<i32> {
-    let (config, _) = LocalConfig::load(args.bindings.as_deref())?;
-    let mut substitutions = config.base.substitutions.clone();
-    adapters::apply_sub_args(&mut substitutions, &args.substitutions)?;
+    let config = bindings::load(args.bindings.as_deref())?;
+    let mut substitutions = config.substitutions.clone();
+    bindings::apply_sub_args(&mut substitutions, &args.substitutions)?;
     let label = args.definition.display().to_string();
     let text = std::fs::read_to_string(&args.definition)
         .with_context(|| format!("cannot read definition {label}"))?;
-    let machine = adapters::load_state_machine(&text, &label, &substitutions)?;
-    let bindings = adapters::build_bindings(&config)
-        .context("bindings")?
-        .bindings;
+    let name = args
+        .definition
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "StateMachine".into());
+    let workflow = Workflow::load(
+        &DefinitionSource {
+            text: &text,
+            label: &label,
+            name: &name,
+        },
+        &substitutions,
+        &config,
+        &Defaults::default(),
+    )?;
     let input = read_input(&args.input)?;
-    let runner = Runner::new(machine, bindings)
-        .with_context(|| format!("definition {}", args.definition.display()))?
-        .with_name(
-            args.definition
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .as_deref()
-                .unwrap_or("StateMachine"),
-        );
-    let execution = runner.execute(input).await;
+    let execution = workflow.runner().execute(input).await;
     if args.history {
         eprintln!("{}", serde_json::to_string_pretty(&execution.history)?);
     }

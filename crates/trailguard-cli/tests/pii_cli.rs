@@ -48,11 +48,11 @@ fn stderr(output: &Output) -> String {
 }
 
 fn entity<'a>(line: &'a Value, entity_type: &str) -> &'a Value {
-    line["entities"]
+    line["evidence"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["entity_type"] == entity_type)
+        .find(|e| e["kind"] == entity_type)
         .unwrap_or_else(|| panic!("no {entity_type} in {line}"))
 }
 
@@ -93,7 +93,7 @@ fn mixed_batch_reports_every_image_and_exits_two() {
         assert!(e["confidence"].as_f64().unwrap() >= 0.5, "{e}");
         assert!(e["bbox"]["width"].as_u64().unwrap() > 0, "{e}");
         // Masked: the full number never leaves the detector.
-        assert!(!e["text_masked"].as_str().unwrap().contains("4111"), "{e}");
+        assert!(!e["masked_value"].as_str().unwrap().contains("4111"), "{e}");
     }
 
     let receipt = &lines[2];

@@ -112,8 +112,8 @@ pub struct RuleHit {
 
 /// The analysis of one event: exactly the guide's fields, then TrailGuard's provenance.
 ///
-/// `s3_bucket`, `s3_key`, `is_image_upload` and `media_type` always come from the event
-/// itself, never from a model.
+/// `s3_bucket`, `s3_key`, `s3_version_id`, `is_image_upload` and `media_type` always come from
+/// the event itself, never from a model: the workflow deletes what they name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnalysisRecord {
     /// `[EventName][AccountId][Identity]`.
@@ -124,6 +124,9 @@ pub struct AnalysisRecord {
     pub s3_key: Option<String>,
     pub is_image_upload: bool,
     pub media_type: Option<String>,
+    /// The object version the event names (S3 `VersionId`), when it names one.
+    #[serde(default)]
+    pub s3_version_id: Option<String>,
     pub event_id: Option<String>,
     pub event_time: Option<String>,
     pub source: EventSource,
@@ -203,6 +206,7 @@ mod tests {
             threat_level: ThreatLevel::Medium,
             s3_bucket: None,
             s3_key: None,
+            s3_version_id: None,
             is_image_upload: false,
             media_type: None,
             event_id: None,

@@ -24,9 +24,9 @@ fn script(world: &World, analysis: String, pii: String) {
         .on_prompt_containing(LOG_PROMPT_NEEDLE, Reply::text(analysis));
 }
 
-/// What the workflow guarantees about a deleted PII image, read back from S3: GetObject fails;
-/// with the event's version id that version is removed for good (no bytes left behind a delete
-/// marker); without one a versioned bucket keeps the bytes as a noncurrent version.
+/// What the workflow guarantees about a deleted PII image, read back from S3: GetObject fails,
+/// and the version that was checked is removed for good (no bytes left behind a delete marker),
+/// whether the event named it or the PII check read it as the current version.
 async fn assert_image_gone(world: &World, key: &str, version: Option<&str>) {
     let fetched = world.fetch(&world.bucket, key).await;
     assert_eq!(
@@ -35,23 +35,20 @@ async fn assert_image_gone(world: &World, key: &str, version: Option<&str>) {
         "GetObject of the PII image must fail after the workflow"
     );
     let (versions, markers) = world.versions(&world.bucket, key).await;
-    match version {
-        Some(version) => {
-            assert!(
-                !versions.iter().any(|v| v == version),
-                "version {version} of {key} must be gone: {versions:?}"
-            );
-            assert!(
-                versions.is_empty(),
-                "no bytes of {key} remain: {versions:?}"
-            );
-            assert!(
-                markers.is_empty(),
-                "a version delete leaves no marker: {markers:?}"
-            );
-        }
-        None => assert_eq!((versions.len(), markers.len()), (1, 1), "{key}"),
+    if let Some(version) = version {
+        assert!(
+            !versions.iter().any(|v| v == version),
+            "version {version} of {key} must be gone: {versions:?}"
+        );
     }
+    assert!(
+        versions.is_empty(),
+        "no bytes of {key} remain: {versions:?}"
+    );
+    assert!(
+        markers.is_empty(),
+        "a version delete leaves no marker: {markers:?}"
+    );
 }
 
 #[tokio::test]
@@ -98,7 +95,7 @@ async fn pii_image_upload_is_fetched_recorded_then_deleted() {
         "the model saw the uploaded image as is"
     );
     let vision = requests_containing(&world.standin, PII_PROMPT_NEEDLE);
-    assert_eq!(vision[0].model_id, trailguard_llm::DEFAULT_IMAGE_MODEL_ID);
+    assert_eq!(vision[0].model_id, trailguard_pii::DEFAULT_IMAGE_MODEL_ID);
     assert!(vision[0]
         .authorization
         .as_deref()
@@ -132,7 +129,8 @@ async fn pii_image_upload_is_fetched_recorded_then_deleted() {
     assert_eq!(record["key"], key);
     assert_eq!(record["version_id"], json!(version));
     assert_eq!(record["pii"]["pii_detected"], true);
-    assert_eq!(record["pii"]["entities"][0]["type"], "CREDIT_CARD");
+    assert_eq!(record["pii"]["evidence"][0]["kind"], "CREDIT_CARD");
+    assert_eq!(record["pii"]["version_id"], json!(version));
     assert_eq!(record["pii"]["media_type_detected"], "image/png");
     let analysis = &record["analysis"];
     assert_eq!(analysis["event_title"], "[PutObject][111122223333][alice]");
@@ -287,7 +285,7 @@ async fn stop_logging_raises_a_high_alert_the_model_cannot_lower() {
     assert_eq!(log_requests.len(), 1);
     assert_eq!(
         log_requests[0].model_id,
-        trailguard_llm::DEFAULT_LOG_MODEL_ID
+        trailguard_triage::DEFAULT_LOG_MODEL_ID
     );
     assert!(world.images_sent_to_model().is_empty());
     assert!(world.s3_effects().is_empty(), "{:?}", world.s3_effects());
@@ -327,9 +325,12 @@ async fn throttled_model_calls_are_retried_and_the_execution_succeeds() {
         2
     );
     assert_eq!(world.images_sent_to_model().len(), 2);
-    // This event names no version (as from a source without versioning): the plain delete.
+    // This event names no version: the version the PII check read is the one removed, and the
+    // audit record names it.
     assert_image_gone(&world, key, None).await;
     let (_, record) = world.only_alert().await;
+    assert!(record["version_id"].is_string(), "{record}");
+    assert_eq!(record["version_id"], record["pii"]["version_id"]);
     assert_eq!(record["analysis"]["model"]["status"], "accepted");
     assert!(record["analysis"]["summarize"]
         .as_str()

@@ -214,7 +214,9 @@ impl<'a> Event<'a> {
     /// The S3 object the event names: CloudTrail requestParameters bucketName/key (else an
     /// `arn:aws:s3:::bucket/key` resource), the notification body, the EventBridge detail.
     /// The content type comes only from the request parameters; the size from the notification,
-    /// the EventBridge detail or a PutObject's `additionalEventData.bytesTransferredIn`.
+    /// the EventBridge detail or a PutObject's `additionalEventData.bytesTransferredIn`; the
+    /// version from the notification, the EventBridge detail or the version a CloudTrail upload
+    /// created (see [`S3ObjectRef::version_id`]).
     pub fn try_s3_object(&self) -> Result<Option<S3ObjectRef<'a>>, ParseError> {
         match self {
             Event::CloudTrail(e) => cloudtrail_s3_object(&e.record),
@@ -224,12 +226,14 @@ impl<'a> Event<'a> {
                 key: n.key.clone(),
                 content_type: None,
                 size: n.size,
+                version_id: n.version_id.clone(),
             })),
             Event::S3EventBridge(e) => Ok(Some(S3ObjectRef {
                 bucket: e.detail.bucket.name.clone(),
                 key: e.detail.object.key.clone(),
                 content_type: None,
                 size: e.detail.object.size,
+                version_id: e.detail.object.version_id.clone(),
             })),
         }
     }
@@ -349,6 +353,18 @@ struct S3Params<'a> {
     content_type_amz: Option<Cow<'a, str>>,
 }
 
+/// The part of an upload's `responseElements` that names the version it created.
+#[derive(Deserialize, Default)]
+struct UploadResponse<'a> {
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "opt_cow",
+        rename = "x-amz-version-id"
+    )]
+    version_id: Option<Cow<'a, str>>,
+}
+
 #[derive(Deserialize, Default)]
 struct AdditionalData {
     #[serde(default, deserialize_with = "opt_f64", rename = "bytesTransferredIn")]
@@ -409,6 +425,26 @@ fn s3_params<'a>(r: &CloudTrailRecord<'a>) -> Result<Option<S3Params<'a>>, Parse
     }
 }
 
+/// The version a CloudTrail upload created: `responseElements["x-amz-version-id"]` of
+/// PutObject, CompleteMultipartUpload and CopyObject. For CopyObject that is the destination's
+/// version, the object the record names; `x-amz-copy-source-version-id` is the source's.
+fn created_version<'a>(r: &CloudTrailRecord<'a>) -> Result<Option<Cow<'a, str>>, ParseError> {
+    let is_upload = r
+        .event_name
+        .as_deref()
+        .is_some_and(|name| UPLOAD_API_NAMES.contains(&name));
+    match r.response_elements {
+        Some(raw) if is_upload && raw.get().trim_start().starts_with('{') => {
+            match crate::parse::object_str_fields(raw, ["x-amz-version-id"]) {
+                Some([version]) => Ok(version.map(Cow::Borrowed)),
+                None => from_str_at::<UploadResponse<'a>>(raw.get(), "responseElements")
+                    .map(|response| response.version_id),
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
 fn cloudtrail_s3_object<'a>(
     r: &CloudTrailRecord<'a>,
 ) -> Result<Option<S3ObjectRef<'a>>, ParseError> {
@@ -437,12 +473,14 @@ fn cloudtrail_s3_object<'a>(
         .or(params.content_type_lower)
         .or(params.content_type_sdk)
         .or(params.content_type_amz);
+    let version_id = created_version(r)?;
     if let (Some(bucket), Some(key)) = (params.bucket_name.clone(), params.key) {
         return Ok(Some(S3ObjectRef {
             bucket,
             key,
             content_type,
             size,
+            version_id,
         }));
     }
     let from_arn = r
@@ -457,6 +495,7 @@ fn cloudtrail_s3_object<'a>(
         key,
         content_type,
         size,
+        version_id,
     }))
 }
 
@@ -501,6 +540,56 @@ mod tests {
             "arn:aws:iam::1:assumed-role/",
         ] {
             assert_eq!(name_from_arn(arn), reference(arn), "{arn}");
+        }
+    }
+
+    /// The quick read of an upload's version gives what serde gives, on every response of the
+    /// shared data and on shapes only serde can judge.
+    #[test]
+    fn created_version_quick_read_matches_serde() {
+        let serde_only = |text: &str| {
+            crate::parse::from_str_at::<UploadResponse<'_>>(text, "responseElements")
+                .map(|r| r.version_id.map(Cow::into_owned))
+        };
+        let quick = |text: &str| {
+            let json = format!(
+                r#"{{"eventSource":"s3.amazonaws.com","eventName":"PutObject","requestParameters":{{"bucketName":"b","key":"k"}},"responseElements":{text}}}"#
+            );
+            let Event::CloudTrail(ct) = crate::parse_event(&json).expect("record parses") else {
+                panic!("not CloudTrail")
+            };
+            created_version(&ct.record).map(|v| v.map(Cow::into_owned))
+        };
+        let mut responses = vec![
+            r#"{"x-amz-version-id":"v"}"#.to_string(),
+            r#"{"x-amz-version-id":"v\u0031"}"#.to_string(),
+            r#"{"x-amz-version-id":"a","x-amz-version-id":"b"}"#.to_string(),
+            r#"{"x-amz-version-id":7}"#.to_string(),
+            r#"{"x-amz-version-id":null,"o":{"x-amz-version-id":"no"}}"#.to_string(),
+            r#"{"CopyObjectResult":{"ETag":"\"e\""},"x-amz-version-id":"d"}"#.to_string(),
+        ];
+        if let Some(panther) = crate::shared_data::require(
+            "cloudtrail/panther/labelled_tests_aws_cloudtrail.jsonl",
+            "Panther's labelled CloudTrail tests",
+        ) {
+            let text = std::fs::read_to_string(&panther).expect("readable");
+            for line in text.lines() {
+                let case: serde_json::Value = serde_json::from_str(line).expect("JSON line");
+                if let Some(response) = case
+                    .pointer("/log/responseElements")
+                    .filter(|r| r.is_object())
+                {
+                    responses.push(response.to_string());
+                }
+            }
+            assert!(responses.len() > 100, "{}", responses.len());
+        }
+        for text in &responses {
+            assert_eq!(
+                quick(text).map_err(|e| e.to_string()),
+                serde_only(text).map_err(|e| e.to_string()),
+                "{text}"
+            );
         }
     }
 

@@ -25,13 +25,18 @@ mod de;
 mod event;
 mod model;
 mod parse;
+mod raw;
 mod read;
 mod scan;
 mod url;
 
 pub use model::*;
 pub use parse::{object_str_fields, parse_event, path_values, ParseError, RawScalar};
+pub use raw::{Origin, RawEvent, ReadError, ReadErrorKind, ReadOptions};
 pub use read::{
-    is_log_file_name, read_file, read_inputs, read_reader, read_stdin, EventReader, Inputs, Origin,
-    RawEvent, ReadError, ReadErrorKind, ReadOptions,
+    is_log_file_name, read_file, read_inputs, read_reader, read_stdin, EventReader, Inputs,
 };
+
+#[cfg(test)]
+#[path = "../tests/support/shared_data.rs"]
+mod shared_data;

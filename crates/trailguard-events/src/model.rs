@@ -446,4 +446,9 @@ pub struct S3ObjectRef<'a> {
     /// Only when the event itself carries a content type.
     pub content_type: Option<Cow<'a, str>>,
     pub size: Option<u64>,
+    /// The object version the event names (S3 `VersionId`): the notification's
+    /// `s3.object.versionId`, the EventBridge detail's `object.version-id`, or for a CloudTrail
+    /// upload (PutObject, CompleteMultipartUpload, CopyObject) the version it created,
+    /// `responseElements["x-amz-version-id"]`. `None` for unversioned buckets.
+    pub version_id: Option<Cow<'a, str>>,
 }

@@ -15,7 +15,7 @@ use memchr::memchr2;
 use std::io::{self, Read};
 use std::sync::Arc;
 
-use crate::read::{Origin, RawEvent, ReadError, ReadErrorKind, ReadOptions};
+use crate::raw::{Origin, RawEvent, ReadError, ReadErrorKind, ReadOptions};
 
 const CHUNK: usize = 256 * 1024;
 

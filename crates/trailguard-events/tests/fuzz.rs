@@ -59,7 +59,7 @@ fn check_readers(bytes: &[u8], opts: &ReadOptions) -> Vec<Result<RawEvent, ReadE
 }
 
 fn fixtures() -> Vec<Vec<u8>> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/events");
     let mut out = Vec::new();
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .unwrap()

@@ -1,21 +1,25 @@
 //! parse_event: every event shape, the helpers, and field-path errors.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers outside #[test] fns
 
+#[path = "support/shared_data.rs"]
+mod shared_data;
+
 use std::borrow::Cow;
 use trailguard_events::*;
 
 fn fixture(name: &str) -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/").to_owned() + name;
+    let path =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/events/").to_owned() + name;
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-fn shared(rel: &str) -> String {
-    let root = std::env::var("TRAILGUARD_DATA").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data").to_owned()
-    });
-    let path = format!("{root}/{rel}");
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("shared data missing at {path} (set TRAILGUARD_DATA): {e}"))
+/// A file of the shared data; `None` when the data is missing (skipped, or a failure under CI).
+fn shared(rel: &str) -> Option<String> {
+    let path = shared_data::require(rel, "the shared event samples")?;
+    Some(
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display())),
+    )
 }
 
 /// Elements of a container, as raw JSON text (the readers do this in production).
@@ -147,7 +151,11 @@ fn eventbridge_cloudtrail_keeps_envelope() {
 
 #[test]
 fn eventbridge_s3_object_created_and_deleted() {
-    let created = shared("events/powertools/s3EventBridgeNotificationObjectCreatedEvent.json");
+    let Some(created) =
+        shared("events/powertools/s3EventBridgeNotificationObjectCreatedEvent.json")
+    else {
+        return;
+    };
     let ev = parse_event(&created).unwrap();
     assert_eq!(ev.kind(), EventKind::S3EventBridge);
     assert!(ev.is_object_upload());
@@ -165,7 +173,8 @@ fn eventbridge_s3_object_created_and_deleted() {
         ("example-bucket", "IMG_m7fzo3.jpg", Some(184662))
     );
 
-    let deleted = shared("events/powertools/s3EventBridgeNotificationObjectDeletedEvent.json");
+    let deleted = shared("events/powertools/s3EventBridgeNotificationObjectDeletedEvent.json")
+        .expect("same data directory");
     let ev = parse_event(&deleted).unwrap();
     assert!(!ev.is_object_upload());
     assert_eq!(ev.s3_object().unwrap().size, None);
@@ -178,13 +187,14 @@ fn eventbridge_s3_object_created_and_deleted() {
     );
 
     let restore =
-        shared("events/powertools/s3EventBridgeNotificationObjectRestoreCompletedEvent.json");
+        shared("events/powertools/s3EventBridgeNotificationObjectRestoreCompletedEvent.json")
+            .expect("same data directory");
     assert_eq!(
         parse_event(&restore).unwrap().kind(),
         EventKind::S3EventBridge
     );
 
-    let ec2 = shared("events/powertools/eventBridgeEvent.json");
+    let ec2 = shared("events/powertools/eventBridgeEvent.json").expect("same data directory");
     let err = parse_event(&ec2).unwrap_err();
     assert!(
         err.to_string()
@@ -212,22 +222,6 @@ fn s3_notifications_decode_keys() {
     let ev = parse_event(&recs[1]).unwrap();
     assert!(!ev.is_object_upload());
 
-    for file in [
-        "aws-lambda-go/s3-event.json",
-        "powertools/s3Event.json",
-        "powertools/s3EventDecodedKey.json",
-    ] {
-        let json = shared(&format!("events/{file}"));
-        for rec in elements(&json, "Records") {
-            let ev = parse_event(&rec).unwrap_or_else(|e| panic!("{file}: {e}"));
-            assert_eq!(ev.kind(), EventKind::S3Notification, "{file}");
-        }
-    }
-    let json = shared("events/aws-lambda-go/s3-event.json");
-    let lambda_go = elements(&json, "Records");
-    let ev = parse_event(&lambda_go[0]).unwrap();
-    assert_eq!(ev.s3_object().unwrap().key, "Happy Face.jpg");
-
     let bad = recs[0].replace("me+%26+you", "me%2");
     let err = parse_event(&bad).unwrap_err();
     assert!(
@@ -236,7 +230,25 @@ fn s3_notifications_decode_keys() {
         "{err}"
     );
 
-    let sqs = shared("events/powertools/s3SqsEvent.json");
+    for file in [
+        "aws-lambda-go/s3-event.json",
+        "powertools/s3Event.json",
+        "powertools/s3EventDecodedKey.json",
+    ] {
+        let Some(json) = shared(&format!("events/{file}")) else {
+            return;
+        };
+        for rec in elements(&json, "Records") {
+            let ev = parse_event(&rec).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert_eq!(ev.kind(), EventKind::S3Notification, "{file}");
+        }
+    }
+    let json = shared("events/aws-lambda-go/s3-event.json").expect("same data directory");
+    let lambda_go = elements(&json, "Records");
+    let ev = parse_event(&lambda_go[0]).unwrap();
+    assert_eq!(ev.s3_object().unwrap().key, "Happy Face.jpg");
+
+    let sqs = shared("events/powertools/s3SqsEvent.json").expect("same data directory");
     let err = parse_event(&elements(&sqs, "Records")[0]).unwrap_err();
     assert!(err.to_string().contains("aws:sqs"), "{err}");
 }
@@ -276,7 +288,9 @@ fn guardduty_findings_both_casings() {
     assert_eq!(gd.finding.severity, Some(5.5));
     assert_eq!(ev.identity_display().as_deref(), Some("bob"));
 
-    let panther = shared("cloudtrail/panther/labelled_tests_aws_guardduty.jsonl");
+    let Some(panther) = shared("cloudtrail/panther/labelled_tests_aws_guardduty.jsonl") else {
+        return;
+    };
     let mut n = 0;
     for line in panther.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -374,7 +388,9 @@ fn shape_and_syntax_errors() {
 
 #[test]
 fn every_panther_cloudtrail_record_parses() {
-    let data = shared("cloudtrail/panther/labelled_tests_aws_cloudtrail.jsonl");
+    let Some(data) = shared("cloudtrail/panther/labelled_tests_aws_cloudtrail.jsonl") else {
+        return;
+    };
     let mut ok = 0;
     let mut failed = Vec::new();
     for (i, line) in data.lines().enumerate() {
@@ -396,9 +412,11 @@ fn every_panther_cloudtrail_record_parses() {
 
 #[test]
 fn otrf_jsonl_parses() {
-    let data = shared(
+    let Some(data) = shared(
         "cloudtrail/otrf/ec2_proxy_s3_exfiltration/ec2_proxy_s3_exfiltration_2020-09-14011940.json",
-    );
+    ) else {
+        return;
+    };
     let mut n = 0;
     for line in data.lines().filter(|l| !l.trim().is_empty()) {
         let ev = parse_event(line).unwrap();
@@ -406,4 +424,121 @@ fn otrf_jsonl_parses() {
         n += 1;
     }
     assert_eq!(n, 103);
+}
+
+/// A file of the workspace's `tests/fixtures/shapes/`: one small event per shape that names an
+/// uploaded object (shared with the triage and workflow tests).
+fn shape(name: &str) -> String {
+    let path =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/shapes/").to_owned() + name;
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Every shape that names an object version gives bucket, key and that version.
+#[test]
+fn object_versions_from_every_shape() {
+    let cases = [
+        (
+            "eventbridge-object-created.json",
+            None,
+            "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
+        ),
+        (
+            "cloudtrail-putobject-eventbridge.json",
+            None,
+            "QUpfdndhfd8438MNFDN93jdnJFkdmqnh893",
+        ),
+        (
+            "cloudtrail-putobject-trail.json",
+            Some("Records"),
+            "QUpfdndhfd8438MNFDN93jdnJFkdmqnh893",
+        ),
+        (
+            "s3-notification.json",
+            Some("Records"),
+            "096fKKXTRTtl3on89fVO.nfljtsv6qko",
+        ),
+        (
+            "cloudtrail-completemultipartupload-eventbridge.json",
+            None,
+            "d9Fm3rPQxT5vN2kLw8yZc1bH7jG4sA6e",
+        ),
+        // The destination's version, not `x-amz-copy-source-version-id` (the source's).
+        (
+            "cloudtrail-copyobject-eventbridge.json",
+            None,
+            "kT2wQ9eR4yU7iO1pA5sD8fG3hJ6lZ0xC",
+        ),
+    ];
+    for (file, container, version) in cases {
+        let text = shape(file);
+        let json = match container {
+            Some(key) => elements(&text, key).remove(0),
+            None => text,
+        };
+        // Pretty-printed (as the file is) and compact (as a trail file is).
+        let compact = serde_json::from_str::<serde_json::Value>(&json)
+            .unwrap()
+            .to_string();
+        for json in [&json, &compact] {
+            let ev = parse_event(json).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(ev.is_object_upload(), "{file}");
+            let obj = ev.try_s3_object().unwrap().unwrap();
+            assert_eq!(&*obj.bucket, "trailguard-uploads", "{file}");
+            assert_eq!(&*obj.key, "photos/passport-scan.png", "{file}");
+            assert_eq!(obj.version_id.as_deref(), Some(version), "{file}");
+        }
+    }
+}
+
+#[test]
+fn cloudtrail_versions_only_for_uploads_and_checked() {
+    let record = |name: &str, response: &str| {
+        format!(
+            r#"{{"eventSource":"s3.amazonaws.com","eventName":"{name}","requestParameters":{{"bucketName":"b","key":"k.png"}},"responseElements":{response}}}"#
+        )
+    };
+    let version = |json: &str| {
+        parse_event(json)
+            .unwrap()
+            .try_s3_object()
+            .map(|obj| obj.and_then(|obj| obj.version_id.map(|v| v.into_owned())))
+    };
+    // An escaped version takes the serde path; other members are skipped whatever they hold.
+    assert_eq!(
+        version(&record("PutObject", r#"{"x-amz-version-id":"a\u0062c"}"#)),
+        Ok(Some("abc".into()))
+    );
+    assert_eq!(
+        version(&record(
+            "CompleteMultipartUpload",
+            r#"{"k":"\"x\"","n":[1,{"x-amz-version-id":"inner"}],"x-amz-version-id":"v"}"#
+        )),
+        Ok(Some("v".into()))
+    );
+    // A version given twice is for serde to judge (it refuses).
+    assert!(version(&record(
+        "CopyObject",
+        r#"{"x-amz-version-id":"a","x-amz-version-id":"b"}"#
+    ))
+    .is_err());
+    for unversioned in [
+        record("PutObject", "null"),
+        record("PutObject", r#"{"x-amz-version-id":null}"#),
+        record("PutObject", r#"{"x-amz-server-side-encryption":"AES256"}"#),
+        // Not an upload: a read names no version it created.
+        record("GetObject", r#"{"x-amz-version-id":"v"}"#),
+    ] {
+        assert_eq!(version(&unversioned), Ok(None), "{unversioned}");
+    }
+    // A version that is not a string is a field error, as for the other object fields.
+    let wrong = record("PutObject", r#"{"x-amz-version-id":5}"#);
+    let error = version(&wrong).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("responseElements.x-amz-version-id: expected a string"),
+        "{error}"
+    );
+    assert!(parse_event(&wrong).unwrap().s3_object().is_none());
 }

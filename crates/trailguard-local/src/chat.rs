@@ -6,12 +6,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use trailguard_core::ports::{ChatModel, ChatRequest, ChatResponse, PortError, PortErrorKind};
 
-type Answerer = dyn Fn(&ChatRequest) -> Result<String, PortError> + Send + Sync;
+type Answerer = dyn Fn(&ChatRequest) -> Result<ChatResponse, PortError> + Send + Sync;
 
-/// Answers every request with a function of the request, e.g. the deterministic log analysis.
+/// Answers every request with a function of the request (e.g. the rules' log analysis), and
+/// keeps the requests it saw.
 #[derive(Clone)]
 pub struct DeterministicChat {
     answer: Arc<Answerer>,
+    requests: Arc<Mutex<Vec<ChatRequest>>>,
 }
 
 impl std::fmt::Debug for DeterministicChat {
@@ -21,25 +23,54 @@ impl std::fmt::Debug for DeterministicChat {
 }
 
 impl DeterministicChat {
+    /// Answers with the text `answer` computes.
     pub fn new(
         answer: impl Fn(&ChatRequest) -> Result<String, PortError> + Send + Sync + 'static,
     ) -> Self {
+        Self::with_response(move |request| {
+            Ok(ChatResponse {
+                text: answer(request)?,
+                stop_reason: Some("end_turn".into()),
+                input_tokens: None,
+                output_tokens: None,
+            })
+        })
+    }
+
+    /// Answers with the whole response `answer` computes (stop reason, token counts).
+    pub fn with_response(
+        answer: impl Fn(&ChatRequest) -> Result<ChatResponse, PortError> + Send + Sync + 'static,
+    ) -> Self {
         DeterministicChat {
             answer: Arc::new(answer),
+            requests: Arc::new(Mutex::new(Vec::new())),
         }
+    }
+
+    /// Always answers `text` (reporting 10 input and 20 output tokens).
+    pub fn fixed(text: &str) -> Self {
+        let text = text.to_string();
+        Self::with_response(move |_| {
+            Ok(ChatResponse {
+                text: text.clone(),
+                stop_reason: Some("end_turn".into()),
+                input_tokens: Some(10),
+                output_tokens: Some(20),
+            })
+        })
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<ChatRequest> {
+        lock(&self.requests).clone()
     }
 }
 
 #[async_trait]
 impl ChatModel for DeterministicChat {
     async fn converse(&self, request: &ChatRequest) -> Result<ChatResponse, PortError> {
-        let text = (self.answer)(request)?;
-        Ok(ChatResponse {
-            text,
-            stop_reason: Some("end_turn".into()),
-            input_tokens: None,
-            output_tokens: None,
-        })
+        lock(&self.requests).push(request.clone());
+        (self.answer)(request)
     }
 }
 

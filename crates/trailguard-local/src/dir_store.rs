@@ -2,7 +2,7 @@
 //! its content type and tags sit in `<root>/.trailguard-meta/<bucket>/<key>.json`.
 //!
 //! A directory keeps no history: each key has one version, with no version id, and any
-//! `VersionId` names it (the `ObjectStore` defaults), so events from a versioned bucket replay here.
+//! `VersionId` names it, so events from a versioned bucket replay here.
 
 use std::io::ErrorKind;
 use std::path::{Component, Path, PathBuf};
@@ -10,7 +10,10 @@ use std::path::{Component, Path, PathBuf};
 use async_trait::async_trait;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
-use trailguard_core::ports::{ObjectHead, ObjectStore, PortError, PortErrorKind, StoredObject};
+use trailguard_core::ports::{
+    CopyOutcome, DeleteOutcome, ObjectHead, ObjectReader, ObjectRef, ObjectWriter, PortError,
+    PortErrorKind, PutOutcome, StoredObject,
+};
 
 const META_DIR: &str = ".trailguard-meta";
 /// S3's limits on object tags.
@@ -277,14 +280,16 @@ fn validate_tags(tags: &[(String, String)]) -> Result<(), PortError> {
     Ok(())
 }
 
+// A directory keeps one copy per key and no history: it reports no version id, and a version id
+// in a request names that one copy (what an event names is the upload the directory holds).
 #[async_trait]
-impl ObjectStore for DirStore {
-    async fn get_object(&self, bucket: &str, key: &str) -> Result<StoredObject, PortError> {
-        let path = self.require_object(bucket, key).await?;
+impl ObjectReader for DirStore {
+    async fn get(&self, object: &ObjectRef) -> Result<StoredObject, PortError> {
+        let path = self.require_object(&object.bucket, &object.key).await?;
         let bytes = tokio::fs::read(&path)
             .await
             .map_err(|error| io_error("reading", &path, &error))?;
-        let metadata = self.metadata(bucket, key).await?;
+        let metadata = self.metadata(&object.bucket, &object.key).await?;
         Ok(StoredObject {
             etag: Some(etag(&bytes)),
             bytes,
@@ -294,32 +299,33 @@ impl ObjectStore for DirStore {
     }
 
     /// From the file's metadata, without reading it (so no ETag).
-    async fn head_object(
-        &self,
-        bucket: &str,
-        key: &str,
-        _version_id: Option<&str>,
-    ) -> Result<ObjectHead, PortError> {
-        let path = self.require_object(bucket, key).await?;
+    async fn head(&self, object: &ObjectRef) -> Result<ObjectHead, PortError> {
+        let path = self.require_object(&object.bucket, &object.key).await?;
         let length = tokio::fs::metadata(&path)
             .await
             .map_err(|error| io_error("reading", &path, &error))?
             .len();
         Ok(ObjectHead {
             content_length: length,
-            content_type: self.metadata(bucket, key).await?.content_type,
+            content_type: self
+                .metadata(&object.bucket, &object.key)
+                .await?
+                .content_type,
             etag: None,
             version_id: None,
         })
     }
+}
 
-    async fn put_object(
+#[async_trait]
+impl ObjectWriter for DirStore {
+    async fn put(
         &self,
         bucket: &str,
         key: &str,
         bytes: Vec<u8>,
         content_type: Option<&str>,
-    ) -> Result<(), PortError> {
+    ) -> Result<PutOutcome, PortError> {
         let path = self.object_path(bucket, key)?;
         self.ensure_root().await?;
         self.ensure_inside_root(&path).await?;
@@ -333,13 +339,43 @@ impl ObjectStore for DirStore {
                 tags: Vec::new(),
             },
         )
-        .await
+        .await?;
+        Ok(PutOutcome { version_id: None })
     }
 
-    async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), PortError> {
-        let path = self.object_path(bucket, key)?;
+    async fn copy(
+        &self,
+        source: &ObjectRef,
+        target_bucket: &str,
+        target_key: &str,
+        tags: &[(String, String)],
+    ) -> Result<CopyOutcome, PortError> {
+        validate_tags(tags)?;
+        let source_path = self.require_object(&source.bucket, &source.key).await?;
+        let target = self.object_path(target_bucket, target_key)?;
+        self.ensure_inside_root(&target).await?;
+        let bytes = tokio::fs::read(&source_path)
+            .await
+            .map_err(|error| io_error("reading", &source_path, &error))?;
+        let mut metadata = self.metadata(&source.bucket, &source.key).await?;
+        metadata.tags = tags.to_vec();
+        write_atomically(&target, &bytes).await?;
+        self.write_metadata(target_bucket, target_key, &metadata)
+            .await?;
+        Ok(CopyOutcome {
+            version_id: None,
+            source_version_id: source.version_id.clone(),
+        })
+    }
+
+    async fn delete(&self, object: &ObjectRef) -> Result<DeleteOutcome, PortError> {
+        let outcome = DeleteOutcome {
+            version_id: object.version_id.clone(),
+            delete_marker: false,
+        };
+        let path = self.object_path(&object.bucket, &object.key)?;
         if tokio::fs::symlink_metadata(&path).await.is_err() {
-            return Ok(());
+            return Ok(outcome);
         }
         self.ensure_inside_root(&path).await?;
         match tokio::fs::remove_file(&path).await {
@@ -347,45 +383,12 @@ impl ObjectStore for DirStore {
             Err(error) if error.kind() == ErrorKind::NotFound => {}
             Err(error) => return Err(io_error("deleting", &path, &error)),
         }
-        let meta = self.meta_path(bucket, key)?;
+        let meta = self.meta_path(&object.bucket, &object.key)?;
         match tokio::fs::remove_file(&meta).await {
-            Ok(()) => Ok(()),
-            Err(error) if error.kind() == ErrorKind::NotFound => Ok(()),
+            Ok(()) => Ok(outcome),
+            Err(error) if error.kind() == ErrorKind::NotFound => Ok(outcome),
             Err(error) => Err(io_error("deleting", &meta, &error)),
         }
-    }
-
-    async fn copy_object(
-        &self,
-        source_bucket: &str,
-        source_key: &str,
-        target_bucket: &str,
-        target_key: &str,
-    ) -> Result<(), PortError> {
-        let source = self.require_object(source_bucket, source_key).await?;
-        let target = self.object_path(target_bucket, target_key)?;
-        self.ensure_inside_root(&target).await?;
-        let bytes = tokio::fs::read(&source)
-            .await
-            .map_err(|error| io_error("reading", &source, &error))?;
-        // S3's default directives copy the content type and the tags.
-        let metadata = self.metadata(source_bucket, source_key).await?;
-        write_atomically(&target, &bytes).await?;
-        self.write_metadata(target_bucket, target_key, &metadata)
-            .await
-    }
-
-    async fn put_object_tagging(
-        &self,
-        bucket: &str,
-        key: &str,
-        tags: &[(String, String)],
-    ) -> Result<(), PortError> {
-        validate_tags(tags)?;
-        self.require_object(bucket, key).await?;
-        let mut metadata = self.metadata(bucket, key).await?;
-        metadata.tags = tags.to_vec();
-        self.write_metadata(bucket, key, &metadata).await
     }
 }
 
@@ -429,39 +432,29 @@ mod tests {
                 .unwrap_or(0)
         ));
         let store = DirStore::new(&root);
+        let scanned = ObjectRef::new("uploads", "a/b.png").at_version(Some("3HL4kqtJ"));
         store
-            .put_object("uploads", "a/b.png", b"png".to_vec(), Some("image/png"))
+            .put("uploads", "a/b.png", b"png".to_vec(), Some("image/png"))
             .await
             .unwrap();
-        let head = store
-            .head_object("uploads", "a/b.png", Some("3HL4kqtJ"))
-            .await
-            .unwrap();
+        let head = store.head(&scanned).await.unwrap();
         assert_eq!(head.content_length, 3);
         assert_eq!(head.content_type.as_deref(), Some("image/png"));
+        let tags = vec![("trailguard-action".to_string(), "quarantine".to_string())];
         store
-            .copy_object_version(
-                "uploads",
-                "a/b.png",
-                Some("3HL4kqtJ"),
-                "quarantine",
-                "x.png",
-            )
+            .copy(&scanned, "quarantine", "x.png", &tags)
             .await
             .unwrap();
-        store
-            .delete_object_version("uploads", "a/b.png", Some("3HL4kqtJ"))
-            .await
-            .unwrap();
+        assert_eq!(store.tags("quarantine", "x.png").await.unwrap(), tags);
+        let deleted = store.delete(&scanned).await.unwrap();
+        assert_eq!(deleted.version_id.as_deref(), Some("3HL4kqtJ"));
+        assert!(!deleted.delete_marker);
         assert!(!root.join("uploads/a/b.png").exists());
         assert!(root.join("quarantine/x.png").is_file());
         // Again (a repeated event): still a success; a head is NotFound.
-        store
-            .delete_object_version("uploads", "a/b.png", Some("3HL4kqtJ"))
-            .await
-            .unwrap();
+        store.delete(&scanned).await.unwrap();
         let gone = store
-            .head_object("uploads", "a/b.png", None)
+            .head(&ObjectRef::new("uploads", "a/b.png"))
             .await
             .unwrap_err();
         assert_eq!(gone.kind, PortErrorKind::NotFound);

@@ -9,9 +9,10 @@ use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
-use trailguard_core::ports::{Notifier, PortError, PortErrorKind};
+use trailguard_core::ports::{AttributeValue, Notification, Notifier, PortError, PortErrorKind};
 
 /// One alert as the local notifiers write it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,15 +22,19 @@ pub struct AlertRecord {
     pub subject: Option<String>,
     pub message: String,
     pub message_id: String,
+    /// The message attributes (e.g. `threat_level`) a subscription's filter policy matches on.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, AttributeValue>,
 }
 
 /// A new alert record stamped now with a fresh message id.
-pub fn alert_record(subject: Option<&str>, message: &str) -> AlertRecord {
+pub fn alert_record(notification: &Notification) -> AlertRecord {
     AlertRecord {
         time: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
-        subject: subject.map(str::to_owned),
-        message: message.to_owned(),
+        subject: notification.subject.clone(),
+        message: notification.message.clone(),
         message_id: uuid::Uuid::new_v4().to_string(),
+        attributes: notification.attributes.clone(),
     }
 }
 
@@ -69,8 +74,8 @@ impl JsonlNotifier {
 
 #[async_trait]
 impl Notifier for JsonlNotifier {
-    async fn publish(&self, subject: Option<&str>, message: &str) -> Result<String, PortError> {
-        let record = alert_record(subject, message);
+    async fn publish(&self, notification: &Notification) -> Result<String, PortError> {
+        let record = alert_record(notification);
         let mut line = serialize(&record)?;
         line.push('\n');
         let io = |action: &str, error: std::io::Error| {
@@ -185,12 +190,15 @@ impl SmtpNotifier {
 
 #[async_trait]
 impl Notifier for SmtpNotifier {
-    async fn publish(&self, subject: Option<&str>, message: &str) -> Result<String, PortError> {
+    async fn publish(&self, notification: &Notification) -> Result<String, PortError> {
         let message_id = format!("<{}@trailguard.local>", uuid::Uuid::new_v4().simple());
         let subject_line = format!(
             "{}{}",
             self.config.subject_prefix,
-            subject.unwrap_or("TrailGuard alert")
+            notification
+                .subject
+                .as_deref()
+                .unwrap_or("TrailGuard alert")
         )
         .replace(['\r', '\n'], " ");
         let mut builder = Message::builder()
@@ -201,12 +209,14 @@ impl Notifier for SmtpNotifier {
         for recipient in &self.to {
             builder = builder.to(recipient.clone());
         }
-        let email = builder.body(message.to_owned()).map_err(|error| {
-            PortError::new(
-                PortErrorKind::InvalidInput,
-                format!("building e-mail: {error}"),
-            )
-        })?;
+        let email = builder
+            .body(notification.message.clone())
+            .map_err(|error| {
+                PortError::new(
+                    PortErrorKind::InvalidInput,
+                    format!("building e-mail: {error}"),
+                )
+            })?;
         self.transport.send(email).await.map_err(|error| {
             let kind = if error.is_permanent() {
                 PortErrorKind::InvalidInput
@@ -268,8 +278,8 @@ impl WebhookNotifier {
 
 #[async_trait]
 impl Notifier for WebhookNotifier {
-    async fn publish(&self, subject: Option<&str>, message: &str) -> Result<String, PortError> {
-        let record = alert_record(subject, message);
+    async fn publish(&self, notification: &Notification) -> Result<String, PortError> {
+        let record = alert_record(notification);
         let mut call = self.http.post(&self.config.url).json(&record);
         if let Some(token) = &self.config.bearer_token {
             call = call.bearer_auth(token);

@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 
 use trailguard_core::ports::{
-    ChatMessage, ChatModel, ChatRequest, ChatRole, ContentBlock, Notifier, ObjectStore, PortError,
-    PortErrorKind,
+    ChatMessage, ChatModel, ChatRequest, ChatRole, ContentBlock, Notification, Notifier,
+    ObjectReader, ObjectRef, ObjectWriter, PortError, PortErrorKind,
 };
 use trailguard_local::{
     AlertRecord, DeterministicChat, DirStore, JsonlNotifier, ScriptedChat, SmtpConfig,
@@ -38,7 +38,7 @@ async fn dir_store_put_get_tag_copy_delete() {
     let store = DirStore::new(&root);
     let png = b"\x89PNG\r\n\x1a\nfake".to_vec();
     store
-        .put_object(
+        .put(
             "uploads",
             "images/cat 1.png",
             png.clone(),
@@ -49,7 +49,7 @@ async fn dir_store_put_get_tag_copy_delete() {
     assert!(root.join("uploads/images/cat 1.png").is_file());
 
     let object = store
-        .get_object("uploads", "images/cat 1.png")
+        .get(&ObjectRef::new("uploads", "images/cat 1.png"))
         .await
         .unwrap();
     assert_eq!(object.bytes, png);
@@ -58,47 +58,57 @@ async fn dir_store_put_get_tag_copy_delete() {
 
     let tags = vec![("pii".to_owned(), "true".to_owned())];
     store
-        .put_object_tagging("uploads", "images/cat 1.png", &tags)
+        .copy(
+            &ObjectRef::new("uploads", "images/cat 1.png"),
+            "quarantine",
+            "cat.png",
+            &tags,
+        )
         .await
         .unwrap();
-    assert_eq!(
-        store.tags("uploads", "images/cat 1.png").await.unwrap(),
-        tags
-    );
-
-    store
-        .copy_object("uploads", "images/cat 1.png", "quarantine", "cat.png")
+    assert!(store
+        .tags("uploads", "images/cat 1.png")
+        .await
+        .unwrap()
+        .is_empty());
+    let copy = store
+        .get(&ObjectRef::new("quarantine", "cat.png"))
         .await
         .unwrap();
-    let copy = store.get_object("quarantine", "cat.png").await.unwrap();
     assert_eq!(copy.bytes, png);
     assert_eq!(copy.content_type.as_deref(), Some("image/png"));
     assert_eq!(store.tags("quarantine", "cat.png").await.unwrap(), tags);
 
     store
-        .delete_object("uploads", "images/cat 1.png")
+        .delete(&ObjectRef::new("uploads", "images/cat 1.png"))
         .await
         .unwrap();
     let missing = store
-        .get_object("uploads", "images/cat 1.png")
+        .get(&ObjectRef::new("uploads", "images/cat 1.png"))
         .await
         .unwrap_err();
     assert_eq!(missing.kind, PortErrorKind::NotFound);
     assert_eq!(missing.code.as_deref(), Some("NoSuchKey"));
     // Deleting again (a missing object) succeeds, as on S3.
     store
-        .delete_object("uploads", "images/cat 1.png")
+        .delete(&ObjectRef::new("uploads", "images/cat 1.png"))
         .await
         .unwrap();
-    store.delete_object("never-made", "x").await.unwrap();
+    store
+        .delete(&ObjectRef::new("never-made", "x"))
+        .await
+        .unwrap();
 
-    let no_bucket = store.get_object("nobucket", "x").await.unwrap_err();
-    assert_eq!(no_bucket.code.as_deref(), Some("NoSuchBucket"));
-    let untaggable = store
-        .put_object_tagging("uploads", "gone.png", &tags)
+    let no_bucket = store
+        .get(&ObjectRef::new("nobucket", "x"))
         .await
         .unwrap_err();
-    assert_eq!(untaggable.kind, PortErrorKind::NotFound);
+    assert_eq!(no_bucket.code.as_deref(), Some("NoSuchBucket"));
+    let uncopyable = store
+        .copy(&ObjectRef::new("uploads", "gone.png"), "q", "x", &tags)
+        .await
+        .unwrap_err();
+    assert_eq!(uncopyable.kind, PortErrorKind::NotFound);
     std::fs::remove_dir_all(root).unwrap();
 }
 
@@ -109,27 +119,27 @@ async fn dir_store_refuses_keys_that_escape_the_root() {
     std::fs::write(outside.join("secret.txt"), b"secret").unwrap();
     let store = DirStore::new(&root);
     for key in ["../outside.txt", "a/../../x", "/etc/passwd", "a\0b"] {
-        let error = store
-            .put_object("b", key, b"x".to_vec(), None)
-            .await
-            .unwrap_err();
+        let error = store.put("b", key, b"x".to_vec(), None).await.unwrap_err();
         assert_eq!(error.kind, PortErrorKind::InvalidInput, "{key:?}");
-        assert!(store.get_object("b", key).await.is_err());
-        assert!(store.delete_object("b", key).await.is_err());
+        assert!(store.get(&ObjectRef::new("b", key)).await.is_err());
+        assert!(store.delete(&ObjectRef::new("b", key)).await.is_err());
     }
     // A symlinked directory inside the bucket must not lead outside the root.
     std::fs::create_dir_all(root.join("b")).unwrap();
     std::os::unix::fs::symlink(&outside, root.join("b/link")).unwrap();
-    let error = store.get_object("b", "link/secret.txt").await.unwrap_err();
+    let error = store
+        .get(&ObjectRef::new("b", "link/secret.txt"))
+        .await
+        .unwrap_err();
     assert_eq!(error.kind, PortErrorKind::AccessDenied);
     let error = store
-        .put_object("b", "link/new.txt", b"x".to_vec(), None)
+        .put("b", "link/new.txt", b"x".to_vec(), None)
         .await
         .unwrap_err();
     assert_eq!(error.kind, PortErrorKind::AccessDenied);
     assert!(!outside.join("new.txt").exists());
     let error = store
-        .delete_object("b", "link/secret.txt")
+        .delete(&ObjectRef::new("b", "link/secret.txt"))
         .await
         .unwrap_err();
     assert_eq!(error.kind, PortErrorKind::AccessDenied);
@@ -144,13 +154,16 @@ async fn jsonl_notifier_appends_one_object_per_alert() {
     let path = dir.join("alerts/alerts.jsonl");
     let notifier = JsonlNotifier::new(&path);
     let first = notifier
-        .publish(
+        .publish(&Notification::new(
             Some("HIGH: root login"),
             "{\"threat\":\"high\"}\nsecond line",
-        )
+        ))
         .await
         .unwrap();
-    let second = notifier.publish(None, "plain").await.unwrap();
+    let second = notifier
+        .publish(&Notification::new(None, "plain"))
+        .await
+        .unwrap();
     assert_ne!(first, second);
     let text = std::fs::read_to_string(&path).unwrap();
     let records: Vec<AlertRecord> = text
@@ -178,10 +191,10 @@ async fn smtp_notifier_delivers_to_a_local_smtp_server() {
     config.subject_prefix = "[TrailGuard] ".into();
     let notifier = SmtpNotifier::new(config).unwrap();
     let id = notifier
-        .publish(
+        .publish(&Notification::new(
             Some("PII image deleted"),
             "s3://uploads/a.png\n.leading dot line",
-        )
+        ))
         .await
         .unwrap();
     let mails = sink.mails();
@@ -211,7 +224,10 @@ async fn smtp_notifier_reports_an_unreachable_server() {
         vec!["b@example.com".into()],
     ))
     .unwrap();
-    let error = notifier.publish(Some("x"), "y").await.unwrap_err();
+    let error = notifier
+        .publish(&Notification::new(Some("x"), "y"))
+        .await
+        .unwrap_err();
     assert!(error.message.contains(&port.to_string()), "{error}");
     assert!(SmtpNotifier::new(SmtpConfig::new(
         "h",
@@ -228,7 +244,10 @@ async fn webhook_notifier_posts_the_alert_as_json() {
     let mut config = WebhookConfig::new(sink.url("/hooks/alerts"));
     config.bearer_token = Some("s3cret".into());
     let notifier = WebhookNotifier::new(config).unwrap();
-    let id = notifier.publish(Some("MEDIUM"), "details").await.unwrap();
+    let id = notifier
+        .publish(&Notification::new(Some("MEDIUM"), "details"))
+        .await
+        .unwrap();
     let posts = sink.posts();
     assert_eq!(posts.len(), 1);
     assert_eq!(posts[0].path, "/hooks/alerts");
@@ -238,7 +257,10 @@ async fn webhook_notifier_posts_the_alert_as_json() {
     assert_eq!(record.subject.as_deref(), Some("MEDIUM"));
 
     sink.respond_with(503);
-    let error = notifier.publish(None, "x").await.unwrap_err();
+    let error = notifier
+        .publish(&Notification::new(None, "x"))
+        .await
+        .unwrap_err();
     assert_eq!(error.kind, PortErrorKind::Unavailable);
     assert_eq!(error.code.as_deref(), Some("HTTP503"));
 }

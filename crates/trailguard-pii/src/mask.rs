@@ -1,6 +1,8 @@
 //! Masking: what of a hit may appear in logs, verdicts and audit records.
 
-use crate::model::EntityType;
+use crate::kind::EntityType;
+use crate::recognisers::recognise;
+use trailguard_core::ask::mask_digits;
 
 /// Masks a matched value so the full PII never leaves the detector.
 pub fn mask(entity_type: EntityType, value: &str) -> String {
@@ -47,6 +49,25 @@ pub fn mask_keep_tail(value: &str, keep: usize) -> String {
         .collect()
 }
 
+/// Masks free text written by a model (its evidence and reason): long digit runs keep only their
+/// last four digits, then whatever the recognisers still find (e-mail addresses, names after a
+/// label) is masked as for OCR hits. A model told never to copy a value sometimes does.
+pub fn mask_free_text(text: &str) -> String {
+    let digits_masked = mask_digits(text);
+    let mut out = digits_masked.clone();
+    // From the end, so earlier spans stay valid while later ones change length.
+    for hit in recognise(&digits_masked).iter().rev() {
+        let (start, end) = (hit.start, hit.end);
+        if !(out.is_char_boundary(start) && out.is_char_boundary(end)) {
+            continue;
+        }
+        if let Some(value) = digits_masked.get(start..end) {
+            out.replace_range(start..end, &mask(hit.entity_type, value));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +93,18 @@ mod tests {
             "****",
             "short values fully masked"
         );
+    }
+
+    #[test]
+    fn model_text_keeps_no_full_value() {
+        assert_eq!(
+            mask_free_text("resident number 900101-1234567"),
+            "resident number ******-***4567"
+        );
+        assert_eq!(
+            mask_free_text("e-mail john.doe@example.com on the form"),
+            "e-mail j***@example.com on the form"
+        );
+        assert_eq!(mask_free_text("a face, top left"), "a face, top left");
     }
 }

@@ -1,7 +1,11 @@
-//! The verdict policy: which entity types count, at what confidence, and faces on or off.
+//! The verdict policy of the offline detector: which entity types count, at what confidence, and
+//! faces on or off; and the evidence the recognisers and the face detector produce.
 
+use crate::bbox::BoundingBox;
+use crate::evidence::{Evidence, EvidenceSource};
+use crate::kind::{EntityType, EvidenceKind};
 use crate::mask::mask;
-use crate::model::{BoundingBox, Entity, EntityType, OcrPage};
+use crate::page::OcrPage;
 use crate::recognisers::recognise;
 use crate::text::TextIndex;
 use serde::{Deserialize, Serialize};
@@ -32,18 +36,25 @@ impl Default for PolicyConfig {
 }
 
 impl PolicyConfig {
-    pub fn counts(&self, entity: &Entity) -> bool {
-        let type_on = if entity.entity_type == EntityType::Face {
-            self.faces_are_pii
-        } else {
-            self.entity_types.contains(&entity.entity_type)
+    /// Whether `evidence` counts: a type the policy names (faces only when they are PII), at or
+    /// above the minimum confidence. Kinds outside [`EntityType`] never count.
+    pub fn counts(&self, evidence: &Evidence) -> bool {
+        let type_on = match evidence.entity_type() {
+            Some(EntityType::Face) => self.faces_are_pii,
+            Some(entity) => self.entity_types.contains(&entity),
+            None => false,
         };
-        type_on && entity.confidence >= self.min_confidence
+        type_on && confidence(evidence) >= self.min_confidence
     }
 }
 
-/// Runs the recognisers over one OCR page and returns entities with boxes and masked text.
-pub fn entities_from_page(page: &OcrPage) -> Vec<Entity> {
+fn confidence(evidence: &Evidence) -> f32 {
+    evidence.confidence.unwrap_or(0.0)
+}
+
+/// Runs the recognisers over one OCR page and returns evidence with boxes (in the page's
+/// coordinates) and masked values.
+pub fn evidence_from_page(page: &OcrPage) -> Vec<Evidence> {
     let index = TextIndex::from_page(page);
     recognise(index.text())
         .into_iter()
@@ -55,41 +66,43 @@ pub fn entities_from_page(page: &OcrPage) -> Vec<Entity> {
                 None => m.confidence,
             };
             let value = index.text().get(m.start..m.end).unwrap_or("");
-            Entity {
-                entity_type: m.entity_type,
-                confidence: round3(confidence),
+            Evidence {
+                kind: m.entity_type.into(),
+                masked_value: mask(m.entity_type, value),
+                confidence: Some(round3(confidence)),
                 bbox,
-                text_masked: mask(m.entity_type, value),
-                recogniser: m.recogniser.to_string(),
+                source: EvidenceSource::Ocr,
                 counted: false,
+                note: Some(m.recogniser.to_string()),
             }
         })
         .collect()
 }
 
-/// A face found by the face detector, as an entity.
-pub fn face_entity(bbox: BoundingBox, confidence: f32) -> Entity {
-    Entity {
-        entity_type: EntityType::Face,
-        confidence: round3(confidence),
+/// A face found by the face detector named `detector` (e.g. `haar_cascade`), as evidence.
+pub fn face_evidence(bbox: BoundingBox, confidence: f32, detector: &str) -> Evidence {
+    Evidence {
+        kind: EntityType::Face.into(),
+        masked_value: mask(EntityType::Face, ""),
+        confidence: Some(round3(confidence)),
         bbox: Some(bbox),
-        text_masked: mask(EntityType::Face, ""),
-        recogniser: "face:haar_cascade".to_string(),
+        source: EvidenceSource::Face,
         counted: false,
+        note: Some(format!("face:{detector}")),
     }
 }
 
-/// Merges entities from several passes: same type and overlapping boxes (or same masked text
+/// Merges evidence from several passes: same kind and overlapping boxes (or same masked value
 /// without boxes) keep the most confident.
-pub fn merge_entities(mut all: Vec<Entity>) -> Vec<Entity> {
-    all.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
-    let mut kept: Vec<Entity> = Vec::new();
+pub fn merge_evidence(mut all: Vec<Evidence>) -> Vec<Evidence> {
+    all.sort_by(|a, b| confidence(b).total_cmp(&confidence(a)));
+    let mut kept: Vec<Evidence> = Vec::new();
     for e in all {
         let duplicate = kept.iter().any(|k| {
-            k.entity_type == e.entity_type
+            k.kind == e.kind
                 && match (&k.bbox, &e.bbox) {
                     (Some(a), Some(b)) => a.iou(b) > 0.3,
-                    _ => k.text_masked == e.text_masked,
+                    _ => k.masked_value == e.masked_value,
                 }
         });
         if !duplicate {
@@ -99,18 +112,22 @@ pub fn merge_entities(mut all: Vec<Entity>) -> Vec<Entity> {
     kept
 }
 
-/// Marks which entities count and explains the decision.
-pub fn decide(config: &PolicyConfig, entities: &mut [Entity], words_seen: usize) -> (bool, String) {
-    let mut counted: BTreeMap<EntityType, (usize, f32)> = BTreeMap::new();
+/// Marks which evidence counts and explains the decision.
+pub fn decide(
+    config: &PolicyConfig,
+    evidence: &mut [Evidence],
+    words_seen: usize,
+) -> (bool, String) {
+    let mut counted: BTreeMap<EvidenceKind, (usize, f32)> = BTreeMap::new();
     let mut below = 0usize;
     let mut off = 0usize;
-    for e in entities.iter_mut() {
+    for e in evidence.iter_mut() {
         e.counted = config.counts(e);
         if e.counted {
-            let slot = counted.entry(e.entity_type).or_insert((0, 0.0));
+            let slot = counted.entry(e.kind.clone()).or_insert((0, 0.0));
             slot.0 += 1;
-            slot.1 = slot.1.max(e.confidence);
-        } else if e.confidence < config.min_confidence {
+            slot.1 = slot.1.max(confidence(e));
+        } else if confidence(e) < config.min_confidence {
             below += 1;
         } else {
             off += 1;
@@ -132,12 +149,12 @@ pub fn decide(config: &PolicyConfig, entities: &mut [Entity], words_seen: usize)
         format!("; ignored: {}", ignored.join(", "))
     };
     if counted.is_empty() {
-        let base = if entities.is_empty() && words_seen == 0 {
+        let base = if evidence.is_empty() && words_seen == 0 {
             "no PII: no text recognised and no counted face".to_string()
-        } else if entities.is_empty() {
+        } else if evidence.is_empty() {
             format!("no PII: {words_seen} OCR words, no recogniser matched")
         } else {
-            format!("no PII: {} candidate(s) did not count", entities.len())
+            format!("no PII: {} candidate(s) did not count", evidence.len())
         };
         (false, format!("{base}{ignored}"))
     } else {
@@ -156,7 +173,7 @@ fn round3(v: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{OcrLine, OcrWord};
+    use crate::page::{OcrLine, OcrWord};
 
     fn page(words: &[(&str, u32)]) -> OcrPage {
         OcrPage {
@@ -182,17 +199,19 @@ mod tests {
             ("1111", 150),
             ("1111", 200),
         ]);
-        let ents = entities_from_page(&p);
+        let ents = evidence_from_page(&p);
         assert_eq!(ents.len(), 1);
-        assert_eq!(ents[0].entity_type, EntityType::CreditCard);
+        assert_eq!(ents[0].entity_type(), Some(EntityType::CreditCard));
         assert_eq!(ents[0].bbox, Some(BoundingBox::new(50, 0, 190, 20)));
-        assert_eq!(ents[0].text_masked, "**** **** **** 1111");
+        assert_eq!(ents[0].masked_value, "**** **** **** 1111");
+        assert_eq!(ents[0].source, EvidenceSource::Ocr);
+        assert_eq!(ents[0].note.as_deref(), Some("credit_card:luhn+iin"));
     }
 
     #[test]
     fn policy_counts_types_and_thresholds() {
         let p = page(&[("ip", 0), ("10.1.2.3", 50), ("mail", 100), ("a@b.co", 150)]);
-        let mut ents = entities_from_page(&p);
+        let mut ents = evidence_from_page(&p);
         let mut config = PolicyConfig::default();
         let (pii, reason) = decide(&config, &mut ents, 4);
         assert!(pii, "{reason}");
@@ -214,7 +233,11 @@ mod tests {
 
     #[test]
     fn faces_count_only_when_configured() {
-        let mut ents = vec![face_entity(BoundingBox::new(1, 1, 50, 50), 0.9)];
+        let mut ents = vec![face_evidence(
+            BoundingBox::new(1, 1, 50, 50),
+            0.9,
+            "haar_cascade",
+        )];
         let (pii, _) = decide(&PolicyConfig::default(), &mut ents, 0);
         assert!(!pii);
         let config = PolicyConfig {
@@ -235,11 +258,11 @@ mod tests {
 
     #[test]
     fn merge_keeps_most_confident_duplicate() {
-        let a = face_entity(BoundingBox::new(0, 0, 100, 100), 0.7);
-        let b = face_entity(BoundingBox::new(5, 5, 100, 100), 0.9);
-        let c = face_entity(BoundingBox::new(500, 500, 100, 100), 0.8);
-        let merged = merge_entities(vec![a, b, c]);
+        let a = face_evidence(BoundingBox::new(0, 0, 100, 100), 0.7, "haar_cascade");
+        let b = face_evidence(BoundingBox::new(5, 5, 100, 100), 0.9, "haar_cascade");
+        let c = face_evidence(BoundingBox::new(500, 500, 100, 100), 0.8, "haar_cascade");
+        let merged = merge_evidence(vec![a, b, c]);
         assert_eq!(merged.len(), 2);
-        assert_eq!(merged[0].confidence, 0.9);
+        assert_eq!(merged[0].confidence, Some(0.9));
     }
 }

@@ -2,7 +2,7 @@
 //! (checksums, dates, lengths, issuer prefixes) or when context makes them likely.
 
 use crate::checks;
-use crate::model::EntityType;
+use crate::kind::EntityType;
 use crate::text::normalise_digits;
 use regex::Regex;
 use std::net::{Ipv4Addr, Ipv6Addr};

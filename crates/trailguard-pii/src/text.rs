@@ -1,6 +1,7 @@
 //! OCR words joined into searchable text, with byte spans mapped back to word boxes.
 
-use crate::model::{BoundingBox, OcrPage};
+use crate::bbox::BoundingBox;
+use crate::page::OcrPage;
 
 /// A word's place in the joined text.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,7 +129,7 @@ fn split_keep_whitespace(text: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{OcrLine, OcrWord};
+    use crate::page::{OcrLine, OcrWord};
 
     fn word(text: &str, left: u32) -> OcrWord {
         OcrWord {

@@ -32,18 +32,23 @@
 
 mod condition;
 mod correlation;
+mod correlator;
 mod detection;
 mod document;
 mod error;
 mod matcher;
 mod rule;
 mod ruleset;
+mod time;
 
-pub use correlation::{
-    parse_timespan_ms, parse_timestamp_ms, CorrelationHit, CorrelationKind, CorrelationRule,
-    Correlator, CorrelatorConfig, MAX_THRESHOLD,
-};
+pub use correlation::{CorrelationKind, CorrelationRule, MAX_THRESHOLD};
+pub use correlator::{CorrelationHit, Correlator, CorrelatorConfig};
 pub use document::{Document, FieldValue};
 pub use error::{LoadError, Unsupported, UnsupportedReason};
 pub use rule::{technique_from_tag, Level, LogSource, LogSourceFilter, Rule, RuleMeta};
 pub use ruleset::{LoadReport, Match, RuleSet, RuleSetBuilder, DEFAULT_INDEX_FIELD};
+pub use time::{parse_timespan_ms, parse_timestamp_ms};
+
+#[cfg(test)]
+#[path = "../tests/support/shared_data.rs"]
+mod shared_data;

@@ -1,6 +1,6 @@
 //! Loading rules into a [`RuleSet`], the key-field pre-filter, and evaluation.
 
-use crate::correlation::{self, CorrelationRule, Correlator, PendingCorrelation};
+use crate::correlation::{self, CorrelationRule, PendingCorrelation};
 use crate::detection::{self, SelMask};
 use crate::document::{Document, FieldValue};
 use crate::error::{LoadError, Unsupported, UnsupportedReason};
@@ -516,11 +516,6 @@ impl RuleSet {
             fields.extend(correlation.value_field.as_deref());
         }
         fields
-    }
-
-    /// A streaming correlator for this set's correlation rules.
-    pub fn correlator(&self) -> Correlator {
-        Correlator::new(self)
     }
 
     /// Appends a [`Match`] for every rule matching `doc`, in rule order. Only rules whose key-field

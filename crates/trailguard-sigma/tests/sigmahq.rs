@@ -1,26 +1,21 @@
 //! Every SigmaHQ AWS CloudTrail rule in the shared data either loads or is reported unsupported.
 
+#[path = "support/shared_data.rs"]
+mod shared_data;
+
 use std::path::PathBuf;
 use trailguard_sigma::{LogSourceFilter, RuleSet};
 
-fn sigmahq_dir() -> PathBuf {
-    let data = std::env::var("TRAILGUARD_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"))
-        });
-    let dir = data.join("sigma/sigmahq");
-    assert!(
-        dir.is_dir(),
-        "SigmaHQ rules missing at {} (set TRAILGUARD_DATA)",
-        dir.display()
-    );
-    dir
+/// SigmaHQ's rules in the shared data; `None` (skipped, or a failure under CI) when missing.
+fn sigmahq_dir() -> Option<PathBuf> {
+    shared_data::require("sigma/sigmahq", "SigmaHQ's rules")
 }
 
 #[test]
 fn sigmahq_rules_load_or_are_reported() {
-    let dir = sigmahq_dir();
+    let Some(dir) = sigmahq_dir() else {
+        return;
+    };
     let (set, report) = RuleSet::load_paths(&[&dir], LogSourceFilter::aws_cloudtrail()).unwrap();
     println!("{report}");
     for u in &report.unsupported {
@@ -41,9 +36,8 @@ fn sigmahq_rules_load_or_are_reported() {
     assert_eq!(report.rules + report.unsupported.len(), 66);
 }
 
-fn panther_logs() -> Result<Vec<(serde_json::Value, bool)>, String> {
-    let path = sigmahq_dir().join("../../cloudtrail/panther/labelled_tests_aws_cloudtrail.jsonl");
-    let text = std::fs::read_to_string(&path)
+fn panther_logs(path: &std::path::Path) -> Result<Vec<(serde_json::Value, bool)>, String> {
+    let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {} (set TRAILGUARD_DATA): {e}", path.display()))?;
     text.lines()
         .filter(|l| !l.trim().is_empty())
@@ -60,9 +54,17 @@ fn panther_logs() -> Result<Vec<(serde_json::Value, bool)>, String> {
 /// On real records the pre-filter never changes the result, and the hit counts stay as measured.
 #[test]
 fn sigmahq_rules_on_panther_records() {
-    let (set, _) =
-        RuleSet::load_paths(&[sigmahq_dir()], LogSourceFilter::aws_cloudtrail()).unwrap();
-    let logs = panther_logs().unwrap();
+    let (Some(dir), Some(panther)) = (
+        sigmahq_dir(),
+        shared_data::require(
+            "cloudtrail/panther/labelled_tests_aws_cloudtrail.jsonl",
+            "Panther's labelled CloudTrail tests",
+        ),
+    ) else {
+        return;
+    };
+    let (set, _) = RuleSet::load_paths(&[dir], LogSourceFilter::aws_cloudtrail()).unwrap();
+    let logs = panther_logs(&panther).unwrap();
     let mut per_rule = std::collections::BTreeMap::<&str, usize>::new();
     let (mut with_hits, mut alerts_with_hits) = (0, 0);
     for (log, expected) in &logs {
@@ -90,8 +92,10 @@ fn sigmahq_rules_on_panther_records() {
 
 #[test]
 fn referenced_fields_cover_the_rules() {
-    let (set, _) =
-        RuleSet::load_paths(&[sigmahq_dir()], LogSourceFilter::aws_cloudtrail()).unwrap();
+    let Some(dir) = sigmahq_dir() else {
+        return;
+    };
+    let (set, _) = RuleSet::load_paths(&[dir], LogSourceFilter::aws_cloudtrail()).unwrap();
     let fields = set.referenced_fields();
     println!("{fields:?}");
     for needed in [

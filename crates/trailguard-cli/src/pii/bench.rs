@@ -8,15 +8,15 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use trailguard_pii_offline::eval::{
+use trailguard_pii::offline::eval::{
     cached_generated_set, evaluate_with_progress, load_generated, load_presidio, summary_markdown,
     EvalReport, LabelledImage,
 };
-use trailguard_pii_offline::latency::{measure, photo_jpeg_from_file};
+use trailguard_pii::offline::latency::{measure, photo_jpeg_from_file};
+use trailguard_pii::offline::{OcrEngine, TesseractOcr};
+use trailguard_pii::{load_config, OfflineConfig, OfflinePiiDetector};
 
 use crate::analyze::peak_rss_kib;
-use trailguard_pii_offline::ocr::Ocr;
-use trailguard_pii_offline::{load_config, OfflineConfig, OfflinePiiDetector};
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Part {
@@ -192,7 +192,7 @@ pub fn bench(args: BenchPiiArgs) -> Result<i32> {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         load_average(),
         std::env::var("OMP_THREAD_LIMIT").unwrap_or_else(|_| "unset".into()),
-        trailguard_pii::PiiDetector::name(&detector),
+        detector.label(),
     );
     let mut reports = Vec::new();
     let mut generated: Option<Vec<LabelledImage>> = None;
@@ -236,7 +236,10 @@ pub fn bench(args: BenchPiiArgs) -> Result<i32> {
         let plain_ocr = if args.no_baseline {
             None
         } else {
-            Some(Ocr::new(config.tessdata_dir.as_deref(), &config.languages)?)
+            Some(TesseractOcr::new(
+                config.tessdata_dir.as_deref(),
+                &config.languages,
+            )?)
         };
         println!(
             "### Latency per image ({} rounds, one photo with text resized)\n",
@@ -253,7 +256,13 @@ pub fn bench(args: BenchPiiArgs) -> Result<i32> {
         for (label, width, height) in [("1 MP", 1155u32, 866u32), ("12 MP", 4000, 3000)] {
             let jpeg = photo_jpeg_from_file(&photo.path, width, height)?;
             let spinner = spinner(&format!("timing the {label} photo ({} rounds)", args.runs));
-            let report = measure(label, &detector, &jpeg, args.runs, plain_ocr.as_ref())?;
+            let report = measure(
+                label,
+                &detector,
+                &jpeg,
+                args.runs,
+                plain_ocr.as_ref().map(|o| o as &dyn OcrEngine),
+            )?;
             spinner.finish_and_clear();
             let plain_pii = match report.plain_ocr_pii {
                 Some(pii) => format!(", pii={pii}"),

@@ -1,6 +1,6 @@
 //! The end-to-end harness: per test a versioned upload bucket, a quarantine bucket and an SNS topic
 //! on moto (with an HTTP subscriber that moto delivers alerts to) and a Bedrock Runtime stand-in;
-//! the real adapters and handlers bound into `trailguard_asl::Runner`; read-back helpers that look
+//! the real adapters and handlers bound into the runner's service integrations; read-back helpers that look
 //! at the effects over the wire (S3 GetObject / ListObjectVersions / GetObjectTagging, SNS
 //! deliveries, the stand-in's recorded requests). The S3 and SNS adapters are wrapped only to log
 //! which objects were touched and in what order.
@@ -18,22 +18,21 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use base64::Engine as _;
 use serde_json::{json, Value};
-use trailguard_asl::{
-    Bindings, Execution, ExecutionStatus, LambdaBinding, ManualClock, Runner, StateMachine,
-};
+use trailguard_asl::{Bindings, Execution, ExecutionStatus, ManualClock, Runner, StateMachine};
 use trailguard_aws::{
     AwsSettings, BedrockApi, BedrockChat, BedrockChatConfig, S3Store, SnsNotifier,
 };
 use trailguard_core::ports::{
-    ChatModel, Notifier, ObjectHead, ObjectStore, PortError, StoredObject,
+    ChatModel, CopyOutcome, DeleteOutcome, Notification, Notifier, ObjectHead, ObjectReader,
+    ObjectRef, ObjectWriter, PortError, PutOutcome, StoredObject,
 };
-use trailguard_llm::{
-    AnalysisConfig, AskPolicy, ImageLimits, LogAnalysisHandler, PiiHandler, VisionPiiDetector,
-    DEFAULT_IMAGE_MODEL_ID,
-};
+use trailguard_pii::{ImageLimits, PiiHandler, VisionPiiDetector, DEFAULT_IMAGE_MODEL_ID};
+use trailguard_runner::handlers::{AnalysisFunction, PiiFunction};
+use trailguard_runner::integrations::{LambdaBinding, Ports};
 use trailguard_testkit::{
     require_moto_endpoint, BedrockStandIn, HttpSink, MotoSnsMessage, RecordedBedrockRequest,
 };
+use trailguard_triage::{AskPolicy, LogAnalysisHandler, Triage, TriageConfig};
 
 /// TrailGuard's workflow, as deployed (SAM substitutes the `${...}` names).
 pub const SECURITY_AUDIT: &str = include_str!("../../../../statemachine/security-audit.asl.json");
@@ -110,107 +109,68 @@ impl RecordingStore {
 }
 
 #[async_trait]
-impl ObjectStore for RecordingStore {
-    async fn get_object(&self, bucket: &str, key: &str) -> Result<StoredObject, PortError> {
-        self.record("GetObject", bucket, key);
-        self.inner.get_object(bucket, key).await
+impl ObjectReader for RecordingStore {
+    async fn get(&self, object: &ObjectRef) -> Result<StoredObject, PortError> {
+        self.record_version(
+            "GetObject",
+            &object.bucket,
+            &object.key,
+            object.version_id.as_deref(),
+        );
+        self.inner.get(object).await
     }
 
-    async fn put_object(
+    async fn head(&self, object: &ObjectRef) -> Result<ObjectHead, PortError> {
+        self.record_version(
+            "HeadObject",
+            &object.bucket,
+            &object.key,
+            object.version_id.as_deref(),
+        );
+        self.inner.head(object).await
+    }
+}
+
+#[async_trait]
+impl ObjectWriter for RecordingStore {
+    async fn put(
         &self,
         bucket: &str,
         key: &str,
         bytes: Vec<u8>,
         content_type: Option<&str>,
-    ) -> Result<(), PortError> {
+    ) -> Result<PutOutcome, PortError> {
         self.record("PutObject", bucket, key);
-        self.inner
-            .put_object(bucket, key, bytes, content_type)
-            .await
+        self.inner.put(bucket, key, bytes, content_type).await
     }
 
-    async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), PortError> {
-        self.record("DeleteObject", bucket, key);
-        self.inner.delete_object(bucket, key).await
-    }
-
-    async fn copy_object(
+    async fn copy(
         &self,
-        source_bucket: &str,
-        source_key: &str,
+        source: &ObjectRef,
         target_bucket: &str,
         target_key: &str,
-    ) -> Result<(), PortError> {
-        self.record("CopyFrom", source_bucket, source_key);
-        self.record("CopyTo", target_bucket, target_key);
-        self.inner
-            .copy_object(source_bucket, source_key, target_bucket, target_key)
-            .await
-    }
-
-    async fn put_object_tagging(
-        &self,
-        bucket: &str,
-        key: &str,
         tags: &[(String, String)],
-    ) -> Result<(), PortError> {
-        self.record("PutObjectTagging", bucket, key);
-        self.inner.put_object_tagging(bucket, key, tags).await
-    }
-
-    // The versioned calls go to S3Store's own implementations (the trait's defaults suit stores
-    // without history and would turn a version delete into a delete marker here).
-    async fn get_object_version(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-    ) -> Result<StoredObject, PortError> {
-        self.record_version("GetObject", bucket, key, version_id);
-        self.inner.get_object_version(bucket, key, version_id).await
-    }
-
-    async fn head_object(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-    ) -> Result<ObjectHead, PortError> {
-        self.record_version("HeadObject", bucket, key, version_id);
-        self.inner.head_object(bucket, key, version_id).await
-    }
-
-    async fn delete_object_version(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-    ) -> Result<(), PortError> {
-        self.record_version("DeleteObject", bucket, key, version_id);
-        self.inner
-            .delete_object_version(bucket, key, version_id)
-            .await
-    }
-
-    async fn copy_object_version(
-        &self,
-        source_bucket: &str,
-        source_key: &str,
-        source_version_id: Option<&str>,
-        target_bucket: &str,
-        target_key: &str,
-    ) -> Result<(), PortError> {
-        self.record_version("CopyFrom", source_bucket, source_key, source_version_id);
+    ) -> Result<CopyOutcome, PortError> {
+        self.record_version(
+            "CopyFrom",
+            &source.bucket,
+            &source.key,
+            source.version_id.as_deref(),
+        );
         self.record("CopyTo", target_bucket, target_key);
         self.inner
-            .copy_object_version(
-                source_bucket,
-                source_key,
-                source_version_id,
-                target_bucket,
-                target_key,
-            )
+            .copy(source, target_bucket, target_key, tags)
             .await
+    }
+
+    async fn delete(&self, object: &ObjectRef) -> Result<DeleteOutcome, PortError> {
+        self.record_version(
+            "DeleteObject",
+            &object.bucket,
+            &object.key,
+            object.version_id.as_deref(),
+        );
+        self.inner.delete(object).await
     }
 }
 
@@ -222,11 +182,11 @@ pub struct RecordingNotifier {
 
 #[async_trait]
 impl Notifier for RecordingNotifier {
-    async fn publish(&self, subject: Option<&str>, message: &str) -> Result<String, PortError> {
+    async fn publish(&self, notification: &Notification) -> Result<String, PortError> {
         self.log.lock().unwrap().push(Effect::Sns {
-            subject: subject.map(str::to_owned),
+            subject: notification.subject.clone(),
         });
-        self.inner.publish(subject, message).await
+        self.inner.publish(notification).await
     }
 }
 
@@ -338,13 +298,14 @@ impl World {
     }
 
     fn bindings(&self, lambda: LambdaBinding) -> Bindings {
-        let mut bindings = Bindings::new();
-        bindings
-            .lambda(lambda)
-            .model(self.log_model.clone())
-            .notifier(self.notifier.clone())
-            .storage(self.store.clone());
-        bindings
+        Ports {
+            functions: lambda,
+            model: self.log_model.clone(),
+            notifier: self.notifier.clone(),
+            reader: self.store.clone(),
+            writer: self.store.clone(),
+        }
+        .bindings()
     }
 
     /// `statemachine/security-audit.asl.json` with the template's substitutions (`PiiAction` =
@@ -353,16 +314,19 @@ impl World {
     pub fn security_audit_runner(&self, pii_action: &str) -> Runner {
         let machine =
             StateMachine::from_json(SECURITY_AUDIT, &self.substitutions(pii_action)).unwrap();
-        let mut config = AnalysisConfig::default();
+        let mut config = TriageConfig::default();
         config.ask.policy = AskPolicy::Always;
-        let analysis = LogAnalysisHandler::new(
-            LogAnalysisHandler::load_detector(&[]).unwrap(),
-            Some(self.log_model.clone()),
-            config,
-        );
+        let (triage, _) = Triage::load(&[], Some(self.log_model.clone()), config).unwrap();
+        let analysis = LogAnalysisHandler::new(Arc::new(triage));
         let mut lambda = LambdaBinding::new();
-        lambda.register(ANALYSIS_FUNCTION_ARN, Arc::new(analysis));
-        lambda.register(PII_FUNCTION_ARN, Arc::new(self.pii_lambda(true)));
+        lambda.register(
+            ANALYSIS_FUNCTION_ARN,
+            Arc::new(AnalysisFunction(Arc::new(analysis))),
+        );
+        lambda.register(
+            PII_FUNCTION_ARN,
+            Arc::new(PiiFunction(Arc::new(self.pii_lambda(true)))),
+        );
         Runner::new(machine, self.bindings(lambda))
             .unwrap()
             .with_clock(ManualClock::new(0))
@@ -397,7 +361,10 @@ impl World {
     pub fn guide_runner(&self) -> Runner {
         let machine = StateMachine::from_json(&guide_definition(), &HashMap::new()).unwrap();
         let mut lambda = LambdaBinding::new();
-        lambda.register("YOUR-LAMBDA", Arc::new(self.pii_lambda(false)));
+        lambda.register(
+            "YOUR-LAMBDA",
+            Arc::new(PiiFunction(Arc::new(self.pii_lambda(false)))),
+        );
         Runner::new(machine, self.bindings(lambda))
             .unwrap()
             .with_clock(ManualClock::new(0))

@@ -8,7 +8,7 @@
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 
-use super::Probe;
+use super::probe::Probe;
 use crate::model::{SessionAttributes, SessionContext, SessionIssuer, TlsDetails, UserIdentity};
 
 /// Nesting followed before giving up (serde_json stops at 128).
@@ -933,11 +933,14 @@ mod tests {
     /// result (event or error message) on the fast and the serde path.
     #[test]
     fn same_result_as_serde_on_shared_records_and_damaged_copies() {
-        let data =
-            std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"));
-        let panther = data.join("cloudtrail/panther/labelled_tests_aws_cloudtrail.jsonl");
+        let Some(panther) = crate::shared_data::require(
+            "cloudtrail/panther/labelled_tests_aws_cloudtrail.jsonl",
+            "Panther's labelled CloudTrail tests",
+        ) else {
+            return;
+        };
         let text = std::fs::read_to_string(&panther)
-            .unwrap_or_else(|e| panic!("shared data missing at {}: {e}", panther.display()));
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", panther.display()));
         let mut records: Vec<String> = Vec::new();
         for line in text.lines() {
             let Ok(case) = serde_json::from_str::<serde_json::Value>(line) else {
@@ -948,7 +951,7 @@ mod tests {
                 records.push(serde_json::to_string_pretty(log).unwrap());
             }
         }
-        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/events");
         for entry in std::fs::read_dir(fixtures).unwrap() {
             records.push(std::fs::read_to_string(entry.unwrap().path()).unwrap());
         }

@@ -1,0 +1,308 @@
+//! Builds what a bindings file names from TrailGuard's local adapters: a directory or memory
+//! bucket, JSON Lines / stdout / webhook / SMTP notifiers, and models (the rules answering as the
+//! model, a fixed or scripted answer, an OpenAI-compatible server). Everything is built at load,
+//! so a bad file fails before the first event, not mid-run.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use trailguard_core::ports::{
+    ChatModel, ChatRequest, ChatResponse, ContentBlock, Notification, Notifier, ObjectReader,
+    ObjectWriter, PortError, PortErrorKind,
+};
+use trailguard_local::{
+    DeterministicChat, DirStore, JsonlNotifier, MemoryStore, OpenAiChat, OpenAiConfig,
+    ScriptedChat, SmtpConfig, SmtpNotifier, WebhookConfig, WebhookNotifier,
+};
+use trailguard_triage::LogAnalysisHandler;
+
+use crate::config::AdapterConfig;
+use crate::RunnerError;
+
+fn bindings_error(message: impl Into<String>) -> RunnerError {
+    RunnerError::Bindings(message.into())
+}
+
+fn secret_from_env(config: &AdapterConfig, key: &str) -> Result<Option<String>, RunnerError> {
+    match config.option(key) {
+        None => Ok(None),
+        Some(var) => std::env::var(var).map(Some).map_err(|_| {
+            bindings_error(format!(
+                "{} {key}: environment variable {var} is not set",
+                config.kind
+            ))
+        }),
+    }
+}
+
+fn need<'a>(config: &'a AdapterConfig, what: &str, key: &str) -> Result<&'a str, RunnerError> {
+    config
+        .option(key)
+        .ok_or_else(|| bindings_error(format!("{what} kind '{}' needs {key}", config.kind)))
+}
+
+/// A bucket: both object ports of one store.
+#[derive(Clone)]
+pub struct Storage {
+    pub reader: Arc<dyn ObjectReader>,
+    pub writer: Arc<dyn ObjectWriter>,
+    /// The root directory, when the bucket is a directory.
+    pub root: Option<PathBuf>,
+}
+
+pub fn storage(config: &AdapterConfig) -> Result<Storage, RunnerError> {
+    match config.kind.as_str() {
+        "memory" => {
+            let store = Arc::new(MemoryStore::new());
+            Ok(Storage {
+                reader: store.clone(),
+                writer: store,
+                root: None,
+            })
+        }
+        "dir" => {
+            let root = PathBuf::from(config.option("root").unwrap_or("."));
+            let store = Arc::new(DirStore::new(&root));
+            Ok(Storage {
+                reader: store.clone(),
+                writer: store,
+                root: Some(root),
+            })
+        }
+        other => Err(bindings_error(format!(
+            "storage kind '{other}' is unknown (use dir or memory)"
+        ))),
+    }
+}
+
+/// A model from `[model]` (or a handler's `model = {...}`); `rules` answers for `deterministic`.
+pub fn model(
+    config: &AdapterConfig,
+    rules: impl FnOnce() -> Result<Arc<LogAnalysisHandler>, RunnerError>,
+) -> Result<Arc<dyn ChatModel>, RunnerError> {
+    match config.kind.as_str() {
+        "deterministic" => Ok(Arc::new(RulesChat(rules()?))),
+        "fixed" => Ok(Arc::new(DeterministicChat::fixed(need(
+            config, "model", "text",
+        )?))),
+        "scripted" => {
+            let answers: Vec<String> = config
+                .options
+                .get("answers")
+                .and_then(toml::Value::as_array)
+                .ok_or_else(|| bindings_error("model kind 'scripted' needs answers = [...]"))?
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            Ok(Arc::new(ScriptedChat::from_texts(answers)))
+        }
+        "openai" => {
+            let base_url = need(config, "model", "base_url")?;
+            let mut openai = OpenAiConfig::new(base_url, config.option("model").unwrap_or(""));
+            if let Some(key) = secret_from_env(config, "api_key_env")? {
+                openai = openai.with_api_key(key);
+            }
+            if let Some(seconds) = config
+                .options
+                .get("timeout_seconds")
+                .and_then(toml::Value::as_integer)
+            {
+                openai = openai.with_timeout(Duration::from_secs(seconds.max(1).unsigned_abs()));
+            }
+            let chat = OpenAiChat::new(openai)
+                .map_err(|e| bindings_error(format!("model openai: {e}")))?;
+            Ok(Arc::new(chat))
+        }
+        other => Err(bindings_error(format!(
+            "model kind '{other}' is unknown (use deterministic, fixed, scripted or openai)"
+        ))),
+    }
+}
+
+fn smtp(config: &AdapterConfig) -> Result<SmtpNotifier, RunnerError> {
+    let host = need(config, "notifier", "host")?;
+    let port = match config.options.get("port") {
+        None => 25,
+        Some(value) => value
+            .as_integer()
+            .and_then(|p| u16::try_from(p).ok())
+            .ok_or_else(|| bindings_error("notifier smtp: port must be 1-65535"))?,
+    };
+    let from = config.option("from").unwrap_or("trailguard@localhost");
+    let to: Vec<String> = match config.options.get("to") {
+        Some(toml::Value::String(one)) => vec![one.clone()],
+        Some(toml::Value::Array(many)) => many
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut smtp = SmtpConfig::new(host, port, from, to);
+    if let Some(prefix) = config.option("subject_prefix") {
+        smtp.subject_prefix = prefix.to_string();
+    }
+    smtp.username = config.option("username").map(str::to_string);
+    smtp.password = secret_from_env(config, "password_env")?;
+    SmtpNotifier::new(smtp).map_err(|e| bindings_error(format!("notifier smtp: {e}")))
+}
+
+/// A notifier; with `copy_to`, remote delivery also keeps a JSON Lines copy.
+pub fn notifier(config: &AdapterConfig) -> Result<Arc<dyn Notifier>, RunnerError> {
+    let copy = config
+        .option("copy_to")
+        .map(|path| JsonlNotifier::new(PathBuf::from(path)));
+    let remote: Arc<dyn Notifier> = match config.kind.as_str() {
+        "stdout" => {
+            return Ok(Arc::new(
+                JsonlNotifier::new(
+                    config
+                        .option("path")
+                        .map(PathBuf::from)
+                        .unwrap_or_else(|| std::env::temp_dir().join("trailguard-alerts.jsonl")),
+                )
+                .with_stdout_echo(true),
+            ))
+        }
+        "jsonl" => {
+            let echo = config
+                .options
+                .get("echo")
+                .and_then(toml::Value::as_bool)
+                .unwrap_or(false);
+            return Ok(Arc::new(
+                JsonlNotifier::new(PathBuf::from(
+                    config.option("path").unwrap_or("alerts.jsonl"),
+                ))
+                .with_stdout_echo(echo),
+            ));
+        }
+        "webhook" => {
+            let mut webhook = WebhookConfig::new(need(config, "notifier", "url")?);
+            webhook.bearer_token = secret_from_env(config, "bearer_token_env")?;
+            Arc::new(
+                WebhookNotifier::new(webhook)
+                    .map_err(|e| bindings_error(format!("notifier webhook: {e}")))?,
+            )
+        }
+        "smtp" => Arc::new(smtp(config)?),
+        other => {
+            return Err(bindings_error(format!(
+                "notifier kind '{other}' is unknown (use jsonl, stdout, webhook or smtp)"
+            )))
+        }
+    };
+    Ok(match copy {
+        Some(copy) => Arc::new(CopyingNotifier { copy, remote }),
+        None => remote,
+    })
+}
+
+/// Where JSON Lines alerts go, when they go to a file.
+pub fn alerts_file(config: &AdapterConfig) -> Option<PathBuf> {
+    match config.kind.as_str() {
+        "jsonl" => Some(PathBuf::from(
+            config.option("path").unwrap_or("alerts.jsonl"),
+        )),
+        _ => config.option("copy_to").map(PathBuf::from),
+    }
+}
+
+/// Delivers remotely (SMTP, webhook) and keeps a local JSON Lines copy: the audit record stays
+/// even when mail is down.
+struct CopyingNotifier {
+    copy: JsonlNotifier,
+    remote: Arc<dyn Notifier>,
+}
+
+#[async_trait]
+impl Notifier for CopyingNotifier {
+    async fn publish(&self, notification: &Notification) -> Result<String, PortError> {
+        self.copy.publish(notification).await?;
+        self.remote.publish(notification).await
+    }
+}
+
+/// `model.kind = "deterministic"` for a converse Task: answers the guide's log prompt with the
+/// rules' analysis of the event between `<log>` and `</log>` (or the first JSON object).
+struct RulesChat(Arc<LogAnalysisHandler>);
+
+fn event_in_prompt(text: &str) -> Option<&str> {
+    // The guide's prompt names the tag in prose first: take the last <log> before </log>.
+    if let Some(end) = text.rfind("</log>") {
+        if let Some(start) = text.get(..end).and_then(|head| head.rfind("<log>")) {
+            return text.get(start + "<log>".len()..end).map(str::trim);
+        }
+    }
+    let start = text.find('{')?;
+    let end = text.rfind('}')?;
+    (end > start).then(|| text.get(start..=end)).flatten()
+}
+
+#[async_trait]
+impl ChatModel for RulesChat {
+    async fn converse(&self, request: &ChatRequest) -> Result<ChatResponse, PortError> {
+        let text: String = request
+            .messages
+            .iter()
+            .flat_map(|m| m.content.iter())
+            .filter_map(|block| match block {
+                ContentBlock::Text(text) => Some(text.as_str()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let invalid = |message: String| {
+            PortError::new(PortErrorKind::InvalidInput, message).with_code("ValidationException")
+        };
+        let event = event_in_prompt(&text).ok_or_else(|| {
+            invalid(
+                "the deterministic model found no <log>...</log> or JSON event in the prompt"
+                    .into(),
+            )
+        })?;
+        let analysis = self.0.handle_json(event).await.map_err(|e| {
+            invalid(format!(
+                "the deterministic model cannot analyse the event: {e}"
+            ))
+        })?;
+        let text = serde_json::to_string(&analysis)
+            .map_err(|e| PortError::new(PortErrorKind::Other, e.to_string()))?;
+        Ok(ChatResponse {
+            text,
+            stop_reason: Some("end_turn".into()),
+            input_tokens: None,
+            output_tokens: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompts_yield_their_event() {
+        assert_eq!(
+            event_in_prompt("the <log> tag: <log>{\"x\":1}</log> b"),
+            Some("{\"x\":1}")
+        );
+        assert_eq!(event_in_prompt("see {\"x\": {}} now"), Some("{\"x\": {}}"));
+        assert_eq!(event_in_prompt("nothing"), None);
+    }
+
+    #[test]
+    fn unknown_kinds_fail_at_load() {
+        assert!(storage(&AdapterConfig::new("s3")).is_err());
+        assert!(notifier(&AdapterConfig::new("pager")).is_err());
+        assert!(model(&AdapterConfig::new("bedrock"), || Err(bindings_error(
+            "unused"
+        )))
+        .is_err());
+        assert!(model(&AdapterConfig::new("fixed"), || Err(bindings_error(
+            "unused"
+        )))
+        .is_err());
+    }
+}

@@ -1,0 +1,34 @@
+//! How triage asks the model: when (the policy), which model, with which parameters, and how
+//! much of its answer is accepted.
+
+use trailguard_core::ask::{InferenceParams, PromptOptions, RepairPolicy, ResponseLimits};
+
+use crate::policy::AskConfig;
+
+/// The guide's log model (Claude 3 Haiku).
+pub const DEFAULT_LOG_MODEL_ID: &str = "anthropic.claude-3-haiku-20240307-v1:0";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriageConfig {
+    pub ask: AskConfig,
+    pub model_id: String,
+    pub inference: InferenceParams,
+    pub prompt: PromptOptions,
+    pub limits: ResponseLimits,
+    pub repair: RepairPolicy,
+}
+
+impl Default for TriageConfig {
+    /// The guide's call (Claude 3 Haiku, MaxTokens 2048, Temperature 0.5), asked when an event
+    /// is not trivially benign, one repair for an invalid answer.
+    fn default() -> Self {
+        TriageConfig {
+            ask: AskConfig::default(),
+            model_id: DEFAULT_LOG_MODEL_ID.into(),
+            inference: InferenceParams::guide_logs(),
+            prompt: PromptOptions::default(),
+            limits: ResponseLimits::default(),
+            repair: RepairPolicy::default(),
+        }
+    }
+}
