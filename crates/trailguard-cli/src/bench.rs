@@ -36,10 +36,10 @@ pub struct BenchAnalyzeArgs {
 /// CloudTrail records from the shared data: panther's labelled test logs and the OTRF attack.
 fn seed_records(data: &Path) -> Result<Vec<Value>> {
     if !data.is_dir() {
-        bail!(
-            "shared data not found at {} (set TRAILGUARD_DATA or --data)",
-            data.display()
-        );
+        bail!(trailguard_core::data::missing_data_message(
+            data,
+            "the shared data (Panther and OTRF CloudTrail records)"
+        ));
     }
     let mut records = Vec::new();
     let panther = data.join("cloudtrail/panther/labelled_tests_aws_cloudtrail.jsonl");

@@ -384,6 +384,16 @@ pub fn json_object(file: &str, index: u64, report: &ExecutionReport) -> Value {
     object.insert("record".into(), json!(index));
     object.insert("status".into(), json!(report.status));
     object.insert("threat_level".into(), json!(report.threat_level));
+    if let Some(analysis) = &report.analysis {
+        let rule_ids: Vec<&Value> = analysis
+            .get("reasons")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|hit| hit.get("rule_id"))
+            .collect();
+        object.insert("rule_ids".into(), json!(rule_ids));
+    }
     object.insert("action".into(), json!(report.action));
     if let Some(target) = &report.deleted {
         object.insert("target".into(), json!(target.to_string()));
@@ -450,6 +460,7 @@ fn failed_to_run(join_error: &tokio::task::JoinError) -> ExecutionReport {
         deleted: None,
         quarantined_to: None,
         threat_level: None,
+        analysis: None,
         alerts: Vec::new(),
         pii_checked: false,
         pii_detected: None,

@@ -723,3 +723,71 @@ fn a_streamed_event_is_reported_before_the_next_one_arrives() {
     assert!(line.starts_with("<stdin>:0  high    alerted"), "{line}");
     assert_eq!(status.code(), Some(0));
 }
+
+/// Every event shape that names an uploaded object reaches Detect PII, and the image is deleted
+/// (or quarantined): bucket, key and version come from the analysis of the event itself.
+#[test]
+fn every_upload_shape_reaches_the_pii_check_and_the_image_is_removed() {
+    let shapes = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/shapes");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(shapes)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 6, "{names:?}");
+    for action in ["delete", "quarantine"] {
+        for shape in &names {
+            let ws = Workspace::new();
+            ws.put("photos/passport-scan.png", PII_IMAGE);
+            let sub_action = format!("PiiAction={action}");
+            let output = ws.run(&[
+                "--json",
+                "--sub",
+                &sub_action,
+                "--sub",
+                "QuarantineBucketName=trailguard-quarantine",
+                shape.to_str().unwrap(),
+            ]);
+            let label = format!("{action} {}", shape.display());
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "{label}: {}",
+                stderr(&output)
+            );
+            let records = json_lines(&output);
+            assert_eq!(records.len(), 1, "{label}");
+            let record = &records[0];
+            assert_eq!(record["pii_checked"], true, "{label}: {record}");
+            assert_eq!(record["pii_detected"], true, "{label}: {record}");
+            let expected = if action == "delete" {
+                "deleted"
+            } else {
+                "quarantined"
+            };
+            assert_eq!(record["action"], expected, "{label}: {record}");
+            assert_eq!(record["deleted"]["bucket"], "trailguard-uploads", "{label}");
+            assert_eq!(
+                record["deleted"]["key"], "photos/passport-scan.png",
+                "{label}"
+            );
+            assert!(
+                !ws.object("photos/passport-scan.png").exists(),
+                "{label}: the image is still there"
+            );
+            if action == "quarantine" {
+                let copy = ws
+                    .buckets()
+                    .join("trailguard-quarantine/trailguard-uploads/photos/passport-scan.png");
+                assert!(copy.is_file(), "{label}: no quarantined copy");
+            }
+            let alerts = ws.alerts();
+            let audit: Value =
+                serde_json::from_str(alerts[0]["message"].as_str().unwrap()).unwrap();
+            assert_eq!(audit["action"], action, "{label}");
+            assert_eq!(audit["key"], "photos/passport-scan.png", "{label}");
+            // Every fixture names the version the upload created: the audit record carries it.
+            assert!(audit["version_id"].is_string(), "{label}: {audit}");
+        }
+    }
+}

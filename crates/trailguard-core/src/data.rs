@@ -22,7 +22,7 @@ pub fn data_dir(flag: Option<&Path>, env: Option<OsString>) -> PathBuf {
 /// The message for data that is not where the setting points.
 pub fn missing_data_message(path: &Path, what: &str) -> String {
     format!(
-        "{what} not found at {}: point --data (or {DATA_ENV}) at the shared data directory",
+        "{what} not found at {}: point --data (or {DATA_ENV}) at the shared data directory (the default {DEFAULT_DATA_DIR} is relative to the current directory)",
         path.display()
     )
 }

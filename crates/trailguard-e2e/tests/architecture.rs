@@ -26,13 +26,12 @@ const LAYERS: &[&[&str]] = &[
     &["trailguard-aws", "trailguard-local"],
     // Binding the workflow's resources to handlers and adapters.
     &["trailguard-runner"],
-    // What people and AWS run, and the tests and benchmarks over everything.
-    &[
-        "trailguard-lambda",
-        "trailguard-cli",
-        "trailguard-e2e",
-        "trailguard-lambda-bench",
-    ],
+    // What AWS runs, and its start-up benchmark.
+    &["trailguard-lambda", "trailguard-lambda-bench"],
+    // What people run (its tests compare it with the Lambda).
+    &["trailguard-cli"],
+    // The end-to-end tests over everything.
+    &["trailguard-e2e"],
 ];
 
 /// Crates that may depend on nothing of TrailGuard's but these.

@@ -1,4 +1,4 @@
-//! `statemachine/security-audit.asl.json` through `trailguard_asl::Runner` with the real adapters:
+//! `statemachine/security-audit.asl.json` through the runner with the real adapters:
 //! the log-analysis and PII handlers in-process (as `lambda:invoke`), S3Store and SnsNotifier on
 //! moto, BedrockChat on the Bedrock Runtime stand-in. Every assertion reads an effect back over
 //! the wire: S3 objects, versions and tags, the alerts moto's SNS delivered to an HTTP subscriber,
@@ -736,4 +736,68 @@ async fn the_pii_check_reads_the_version_the_event_names() {
         world.fetch(&world.bucket, key).await.as_deref(),
         Ok(CLEAN_PNG)
     );
+}
+
+/// Every event shape that names an uploaded object, over the wire: the upload lands in a
+/// versioned bucket on moto, the event of that shape (its bucket and version replaced by the
+/// real ones) goes through the workflow, and the version read back from S3 is gone for good.
+#[tokio::test]
+async fn every_upload_shape_deletes_the_uploaded_version_over_the_wire() {
+    let shapes = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/shapes");
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(shapes)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 6);
+    for file in files {
+        let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let world = World::new(&format!("every_upload_shape/{name}")).await;
+        let key = "photos/passport-scan.png";
+        let version = world.upload(&world.bucket, key, PII_PNG).await.unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        let fixture: serde_json::Value = serde_json::from_str(&text).unwrap();
+        // A trail file or a notification holds records; the workflow gets one record.
+        let event = match fixture.get("Records") {
+            Some(records) => records[0].clone(),
+            None => fixture,
+        };
+        let fixture_version = trailguard_events::parse_event(&event.to_string())
+            .unwrap()
+            .s3_object()
+            .and_then(|o| o.version_id.map(|v| v.into_owned()))
+            .unwrap_or_else(|| panic!("{name}: the fixture names no version"));
+        let event: serde_json::Value = serde_json::from_str(
+            &event
+                .to_string()
+                .replace("trailguard-uploads", &world.bucket)
+                .replace(&fixture_version, &version),
+        )
+        .unwrap();
+        script(
+            &world,
+            analysis_answer(
+                "[PutObject][111122223333][alice]",
+                "alice uploaded a scan",
+                "medium",
+                Some("somewhere-else"),
+                Some("other.png"),
+                true,
+            ),
+            pii_answer(true, "a payment card number"),
+        );
+        let execution = world.security_audit_runner("delete").execute(event).await;
+        assert_succeeded(&execution);
+        assert_eq!(
+            states_entered(&execution)[..3],
+            ["Analyze Event", "Image Upload?", "Detect PII"],
+            "{name}"
+        );
+        assert_image_gone(&world, key, Some(&version)).await;
+        let (_, record) = world.only_alert().await;
+        assert_eq!(record["action"], "delete", "{name}");
+        assert_eq!(record["bucket"], json!(world.bucket), "{name}");
+        assert_eq!(record["key"], key, "{name}");
+        assert_eq!(record["version_id"], json!(version), "{name}");
+    }
 }

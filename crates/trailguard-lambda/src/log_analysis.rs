@@ -106,7 +106,11 @@ pub async fn build_model(settings: &Settings) -> anyhow::Result<Option<Arc<dyn C
 
 /// The handler with its rules and model, built once per container.
 pub async fn handler_from_env() -> anyhow::Result<LogAnalysisHandler> {
-    let settings = Settings::from_lookup(|name| std::env::var(name).ok())?;
+    handler(Settings::from_lookup(|name| std::env::var(name).ok())?).await
+}
+
+/// The handler these settings describe, as the function builds it at start-up.
+pub async fn handler(settings: Settings) -> anyhow::Result<LogAnalysisHandler> {
     let model = build_model(&settings).await?;
     tracing::info!(
         backend = ?settings.backend,

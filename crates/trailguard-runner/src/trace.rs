@@ -54,6 +54,9 @@ pub struct ExecutionReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quarantined_to: Option<ObjectRefView>,
     pub threat_level: Option<String>,
+    /// What the analysis function returned (the guide's fields, the rule hits, the model's part).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<Value>,
     pub alerts: Vec<SentAlert>,
     pub pii_checked: bool,
     pub pii_detected: Option<bool>,
@@ -146,7 +149,7 @@ fn called_function(resource: &str, arguments: &Value) -> Option<String> {
 /// Reads an execution's trace.
 pub fn report(execution: &Execution, roles: &FunctionRoles) -> ExecutionReport {
     let mut path = Vec::new();
-    let mut level_from_analysis = None;
+    let mut analysis: Option<Value> = None;
     let mut level_from_output = None;
     let mut alerts = Vec::new();
     let mut deleted = None;
@@ -203,11 +206,8 @@ pub fn report(execution: &Execution, roles: &FunctionRoles) -> ExecutionReport {
                     if roles.is_pii(&function) {
                         pii_checked = true;
                         pii_detected = pii_verdict(payload);
-                    } else if roles.is_analysis(&function) && level_from_analysis.is_none() {
-                        level_from_analysis = payload
-                            .get("threat_level")
-                            .and_then(Value::as_str)
-                            .map(str::to_string);
+                    } else if roles.is_analysis(&function) && analysis.is_none() {
+                        analysis = Some(payload.clone());
                     }
                 }
             }
@@ -228,7 +228,13 @@ pub fn report(execution: &Execution, roles: &FunctionRoles) -> ExecutionReport {
         action,
         deleted,
         quarantined_to,
-        threat_level: level_from_analysis.or(level_from_output),
+        threat_level: analysis
+            .as_ref()
+            .and_then(|a| a.get("threat_level"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or(level_from_output),
+        analysis,
         alerts,
         pii_checked,
         pii_detected,

@@ -165,11 +165,10 @@ pub fn bench(args: BenchPiiArgs) -> Result<i32> {
     let wants = |part: Part| args.parts.contains(&part);
     let presidio_dir = args.data.join("images/presidio");
     if wants(Part::Presidio) && !presidio_dir.join("labels.json").is_file() {
-        bail!(
-            "shared test data not found: {} is missing (pass --data DIR or set TRAILGUARD_DATA; \
-             the default ../shared/data is relative to the current directory)",
-            absolute(&presidio_dir.join("labels.json")).display()
-        );
+        bail!(trailguard_core::data::missing_data_message(
+            &absolute(&presidio_dir.join("labels.json")),
+            "Presidio's labelled images"
+        ));
     }
     let config = match &args.config {
         Some(path) => load_config(path)?,
