@@ -50,6 +50,8 @@ pub struct TaskRef {
     pub resource: String,
     /// `FunctionName` when it is a literal in Arguments/Parameters.
     pub function_name: Option<String>,
+    /// The error names the state's Retry and Catch match, in order (`States.*` included).
+    pub error_names: Vec<String>,
 }
 
 /// One set of states: the top level, a Parallel branch or a Map's ItemProcessor.
@@ -759,10 +761,17 @@ impl Loader {
                     .and_then(Value::as_str)
                     .filter(|f| jsonata_body(f).is_none())
                     .map(str::to_string);
+                let error_names = retry
+                    .iter()
+                    .flat_map(|r| r.error_equals.iter())
+                    .chain(catch.iter().flat_map(|c| c.error_equals.iter()))
+                    .cloned()
+                    .collect();
                 self.tasks.push(TaskRef {
                     state: name.to_string(),
                     resource: resource.clone(),
                     function_name,
+                    error_names,
                 });
                 Kind::Task(TaskSpec {
                     resource,
@@ -927,6 +936,7 @@ impl Loader {
                     state: name.to_string(),
                     resource: resource.clone(),
                     function_name: None,
+                    error_names: Vec::new(),
                 });
                 Some(ItemReader {
                     resource,

@@ -19,16 +19,95 @@ use trailguard_core::ports::{
 
 use crate::error::{malformed, port_error_from_sdk};
 
-/// The guide's model for CloudTrail log analysis (Claude 3 Haiku).
-pub const DEFAULT_LOG_MODEL_ID: &str = "anthropic.claude-3-haiku-20240307-v1:0";
-/// The guide's model for image PII detection (Claude 3.5 Sonnet v2).
-pub const DEFAULT_IMAGE_MODEL_ID: &str = "anthropic.claude-3-5-sonnet-20241022-v2:0";
+pub use trailguard_core::ask::{DEFAULT_IMAGE_MODEL_ID, DEFAULT_LOG_MODEL_ID};
 /// `anthropic_version` of the Anthropic Messages body on Bedrock's InvokeModel.
 pub const ANTHROPIC_BEDROCK_VERSION: &str = "bedrock-2023-05-31";
 
-/// Cross-region inference profile prefixes (`us.anthropic...`, `eu.`, `apac.` ...).
-const INFERENCE_PROFILE_PREFIXES: &[&str] =
-    &["us", "eu", "apac", "us-gov", "global", "jp", "au", "ca"];
+/// Cross-region inference profile prefixes Bedrock documents (`global.anthropic...`, `us.`, ...).
+pub const INFERENCE_PROFILE_PREFIXES: &[&str] =
+    &["global", "us", "eu", "apac", "jp", "au", "us-gov"];
+
+/// What a model accepts, by family: Bedrock rejects requests outside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelFamily {
+    /// Claude 3.x: temperature, top_p and top_k together.
+    ClaudeLegacy,
+    /// Claude 4 and later: temperature or top_p, not both ("cannot both be specified for this
+    /// model"); top_k as an additional field.
+    Claude,
+    /// Amazon Nova: temperature, topP; topK under `inferenceConfig` of the additional fields.
+    Nova,
+    /// Anything else: temperature and top_p only.
+    Other,
+}
+
+/// The model id inside an id, a profile id or an ARN (`global.anthropic.claude-...` →
+/// `anthropic.claude-...`).
+fn bare_model_id(model_id: &str) -> &str {
+    let tail = model_id
+        .rsplit_once("inference-profile/")
+        .or_else(|| model_id.rsplit_once("foundation-model/"))
+        .map_or(model_id, |(_, tail)| tail);
+    match tail.split_once('.') {
+        Some((prefix, rest)) if INFERENCE_PROFILE_PREFIXES.contains(&prefix) => rest,
+        _ => tail,
+    }
+}
+
+/// The family a model id (or profile id, or ARN naming one) belongs to.
+pub fn model_family(model_id: &str) -> ModelFamily {
+    let bare = bare_model_id(model_id);
+    if let Some(claude) = bare.strip_prefix("anthropic.claude-") {
+        // claude-3-haiku-..., claude-3-5-sonnet-...: the 3.x line; every later one is stricter.
+        return if claude.starts_with("3-")
+            || claude.starts_with("instant")
+            || claude.starts_with('v')
+        {
+            ModelFamily::ClaudeLegacy
+        } else {
+            ModelFamily::Claude
+        };
+    }
+    if bare.starts_with("amazon.nova-") {
+        return ModelFamily::Nova;
+    }
+    ModelFamily::Other
+}
+
+/// Sampling parameters shaped for a family.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampling {
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    pub top_k: Option<u32>,
+}
+
+/// Drops what `family` rejects: for Claude 4+, top_p when a temperature is set (temperature is
+/// the guide's knob); top_k for models that have none.
+pub fn sampling_for(
+    family: ModelFamily,
+    temperature: Option<f32>,
+    top_p: Option<f32>,
+    top_k: Option<u32>,
+) -> Sampling {
+    match family {
+        ModelFamily::ClaudeLegacy | ModelFamily::Nova => Sampling {
+            temperature,
+            top_p,
+            top_k,
+        },
+        ModelFamily::Claude => Sampling {
+            temperature,
+            top_p: if temperature.is_some() { None } else { top_p },
+            top_k,
+        },
+        ModelFamily::Other => Sampling {
+            temperature,
+            top_p,
+            top_k: None,
+        },
+    }
+}
 
 /// Which Bedrock Runtime operation carries the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -87,7 +166,7 @@ impl Default for BedrockChatConfig {
 }
 
 impl BedrockChatConfig {
-    /// Converse with Claude 3 Haiku and the guide's log-analysis parameters.
+    /// Converse with the default log model and the guide's log-analysis parameters.
     pub fn for_logs() -> Self {
         BedrockChatConfig {
             api: BedrockApi::Converse,
@@ -96,7 +175,8 @@ impl BedrockChatConfig {
         }
     }
 
-    /// Converse with Claude 3.5 Sonnet v2 and the guide's PII parameters.
+    /// Converse with the default image model and the guide's PII parameters (shaped per model
+    /// family: Claude 4 and later get the temperature without top_p).
     pub fn for_images() -> Self {
         BedrockChatConfig {
             api: BedrockApi::Converse,
@@ -156,28 +236,6 @@ pub fn validate_model_id(model_id: &str) -> Result<(), PortError> {
     Ok(())
 }
 
-/// The provider part of a model id (`anthropic` for `us.anthropic.claude...`); `None` for ARNs.
-fn provider_of(model_id: &str) -> Option<&str> {
-    if model_id.starts_with("arn:") {
-        return None;
-    }
-    let mut parts = model_id.split('.');
-    let first = parts.next()?;
-    if INFERENCE_PROFILE_PREFIXES.contains(&first) {
-        parts.next()
-    } else {
-        Some(first)
-    }
-}
-
-fn is_anthropic(model_id: &str) -> bool {
-    match provider_of(model_id) {
-        Some(provider) => provider == "anthropic",
-        // ARNs: cannot tell; the caller configured it.
-        None => true,
-    }
-}
-
 fn image_format(media_type: &str) -> Result<ImageFormat, PortError> {
     match media_type.to_ascii_lowercase().as_str() {
         "image/png" => Ok(ImageFormat::Png),
@@ -190,13 +248,12 @@ fn image_format(media_type: &str) -> Result<ImageFormat, PortError> {
     }
 }
 
-/// Request fields after applying the configured defaults.
+/// Request fields after applying the configured defaults and the family's rules.
 struct Resolved<'a> {
     model_id: &'a str,
+    family: ModelFamily,
     max_tokens: u32,
-    temperature: Option<f32>,
-    top_p: Option<f32>,
-    top_k: Option<u32>,
+    sampling: Sampling,
 }
 
 #[derive(Debug, Clone)]
@@ -225,12 +282,17 @@ impl BedrockChat {
             return Err(invalid("a Bedrock chat request needs at least one message"));
         }
         let defaults = &self.config.defaults;
+        let family = model_family(model_id);
         Ok(Resolved {
             model_id,
+            family,
             max_tokens: request.max_tokens.unwrap_or(defaults.max_tokens),
-            temperature: request.temperature.or(defaults.temperature),
-            top_p: request.top_p.or(defaults.top_p),
-            top_k: request.top_k.or(defaults.top_k),
+            sampling: sampling_for(
+                family,
+                request.temperature.or(defaults.temperature),
+                request.top_p.or(defaults.top_p),
+                request.top_k.or(defaults.top_k),
+            ),
         })
     }
 
@@ -244,8 +306,8 @@ impl BedrockChat {
             .collect::<Result<Vec<_>, _>>()?;
         let inference = InferenceConfiguration::builder()
             .max_tokens(i32::try_from(resolved.max_tokens).unwrap_or(i32::MAX))
-            .set_temperature(resolved.temperature)
-            .set_top_p(resolved.top_p)
+            .set_temperature(resolved.sampling.temperature)
+            .set_top_p(resolved.sampling.top_p)
             .build();
         let mut call = self
             .client
@@ -256,19 +318,9 @@ impl BedrockChat {
         if let Some(system) = &request.system {
             call = call.system(SystemContentBlock::Text(system.clone()));
         }
-        // Converse has no top_k field; Anthropic models take it as an additional field.
-        if let Some(top_k) = resolved.top_k {
-            if is_anthropic(resolved.model_id) {
-                call = call.additional_model_request_fields(Document::Object(HashMap::from([(
-                    "top_k".to_owned(),
-                    Document::Number(Number::PosInt(u64::from(top_k))),
-                )])));
-            } else {
-                tracing::debug!(
-                    model_id = resolved.model_id,
-                    "top_k ignored: not an Anthropic model"
-                );
-            }
+        // Converse has no top_k field: each family takes it as its own additional field.
+        if let Some(fields) = additional_fields(resolved.family, resolved.sampling.top_k) {
+            call = call.additional_model_request_fields(fields);
         }
         let output = call
             .send()
@@ -298,13 +350,17 @@ impl BedrockChat {
     async fn invoke_model_api(&self, request: &ChatRequest) -> Result<ChatResponse, PortError> {
         const OP: &str = "bedrock:InvokeModel";
         let resolved = self.resolve(request)?;
-        if !is_anthropic(resolved.model_id) {
-            return Err(invalid(format!(
-                "InvokeModel sends the Anthropic Messages body; {:?} is not an Anthropic model (use Converse)",
+        let body = match resolved.family {
+            ModelFamily::Claude | ModelFamily::ClaudeLegacy => anthropic_body(request, &resolved)?,
+            ModelFamily::Nova => nova_body(request, &resolved)?,
+            ModelFamily::Other => {
+                return Err(invalid(format!(
+                "InvokeModel needs a model family's own body (Anthropic Claude or Amazon Nova); \
+                     use Converse for {:?}",
                 resolved.model_id
-            )));
-        }
-        let body = anthropic_body(request, &resolved)?;
+            )))
+            }
+        };
         let output = self
             .client
             .invoke_model()
@@ -315,6 +371,9 @@ impl BedrockChat {
             .send()
             .await
             .map_err(|error| port_error_from_sdk(OP, &error))?;
+        if resolved.family == ModelFamily::Nova {
+            return nova_response(output.body().as_ref()).map_err(|e| malformed(OP, e));
+        }
         let parsed: AnthropicResponse =
             serde_json::from_slice(output.body().as_ref()).map_err(|error| {
                 malformed(
@@ -403,16 +462,118 @@ fn anthropic_body(request: &ChatRequest, resolved: &Resolved<'_>) -> Result<Vec<
         body.insert("system".into(), json!(system));
     }
     body.insert("messages".into(), json!(messages));
-    if let Some(temperature) = resolved.temperature {
+    if let Some(temperature) = resolved.sampling.temperature {
         body.insert("temperature".into(), json!(temperature));
     }
-    if let Some(top_p) = resolved.top_p {
+    if let Some(top_p) = resolved.sampling.top_p {
         body.insert("top_p".into(), json!(top_p));
     }
-    if let Some(top_k) = resolved.top_k {
+    if let Some(top_k) = resolved.sampling.top_k {
         body.insert("top_k".into(), json!(top_k));
     }
     serde_json::to_vec(&body).map_err(|error| invalid(format!("request body: {error}")))
+}
+
+/// Converse's `additionalModelRequestFields` for top_k, in the family's own shape.
+fn additional_fields(family: ModelFamily, top_k: Option<u32>) -> Option<Document> {
+    let top_k = Document::Number(Number::PosInt(u64::from(top_k?)));
+    match family {
+        ModelFamily::Claude | ModelFamily::ClaudeLegacy => {
+            Some(Document::Object(HashMap::from([(
+                "top_k".to_owned(),
+                top_k,
+            )])))
+        }
+        ModelFamily::Nova => Some(Document::Object(HashMap::from([(
+            "inferenceConfig".to_owned(),
+            Document::Object(HashMap::from([("topK".to_owned(), top_k)])),
+        )]))),
+        ModelFamily::Other => None,
+    }
+}
+
+/// The Amazon Nova body for InvokeModel (`schemaVersion` only for the first Nova generation).
+fn nova_body(request: &ChatRequest, resolved: &Resolved<'_>) -> Result<Vec<u8>, PortError> {
+    let messages = request
+        .messages
+        .iter()
+        .map(|message| {
+            let content = message
+                .content
+                .iter()
+                .map(|block| match block {
+                    ContentBlock::Text(text) => Ok(json!({"text": text})),
+                    ContentBlock::Image { media_type, bytes } => {
+                        let format = match image_format(media_type)? {
+                            ImageFormat::Jpeg => "jpeg",
+                            ImageFormat::Gif => "gif",
+                            ImageFormat::Webp => "webp",
+                            _ => "png",
+                        };
+                        Ok(json!({"image": {"format": format, "source": {
+                            "bytes": base64::engine::general_purpose::STANDARD.encode(bytes)
+                        }}}))
+                    }
+                })
+                .collect::<Result<Vec<_>, PortError>>()?;
+            let role = match message.role {
+                ChatRole::User => "user",
+                ChatRole::Assistant => "assistant",
+            };
+            Ok(json!({"role": role, "content": content}))
+        })
+        .collect::<Result<Vec<_>, PortError>>()?;
+    let mut inference = serde_json::Map::new();
+    inference.insert("maxTokens".into(), json!(resolved.max_tokens));
+    if let Some(temperature) = resolved.sampling.temperature {
+        inference.insert("temperature".into(), json!(temperature));
+    }
+    if let Some(top_p) = resolved.sampling.top_p {
+        inference.insert("topP".into(), json!(top_p));
+    }
+    if let Some(top_k) = resolved.sampling.top_k {
+        inference.insert("topK".into(), json!(top_k));
+    }
+    let mut body = serde_json::Map::new();
+    if bare_model_id(resolved.model_id).contains("-v1") {
+        body.insert("schemaVersion".into(), json!("messages-v1"));
+    }
+    if let Some(system) = &request.system {
+        body.insert("system".into(), json!([{"text": system}]));
+    }
+    body.insert("messages".into(), json!(messages));
+    body.insert(
+        "inferenceConfig".into(),
+        serde_json::Value::Object(inference),
+    );
+    serde_json::to_vec(&body).map_err(|error| invalid(format!("request body: {error}")))
+}
+
+fn nova_response(body: &[u8]) -> Result<ChatResponse, String> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|error| format!("body is not a Nova response: {error}"))?;
+    let text = value
+        .pointer("/output/message/content")
+        .and_then(serde_json::Value::as_array)
+        .ok_or("a Nova response without output.message.content")?
+        .iter()
+        .filter_map(|block| block.get("text").and_then(serde_json::Value::as_str))
+        .collect::<Vec<_>>()
+        .join("");
+    let tokens = |name: &str| {
+        value
+            .pointer(&format!("/usage/{name}"))
+            .and_then(serde_json::Value::as_u64)
+    };
+    Ok(ChatResponse {
+        text,
+        stop_reason: value
+            .get("stopReason")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned),
+        input_tokens: tokens("inputTokens"),
+        output_tokens: tokens("outputTokens"),
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -461,7 +622,7 @@ mod tests {
             "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-haiku-20240307-v1:0",
         ] {
             validate_model_id(id).unwrap();
-            assert!(is_anthropic(id), "{id}");
+            assert_ne!(model_family(id), ModelFamily::Other, "{id}");
         }
         for bad in [
             "",
@@ -472,7 +633,7 @@ mod tests {
         ] {
             assert!(validate_model_id(bad).is_err(), "{bad}");
         }
-        assert!(!is_anthropic("us.amazon.nova-pro-v1:0"));
+        assert_eq!(model_family("us.amazon.nova-pro-v1:0"), ModelFamily::Nova);
     }
 
     #[test]
@@ -495,10 +656,13 @@ mod tests {
         };
         let resolved = Resolved {
             model_id: DEFAULT_IMAGE_MODEL_ID,
+            family: model_family(DEFAULT_IMAGE_MODEL_ID),
             max_tokens: 1024,
-            temperature: Some(0.0),
-            top_p: None,
-            top_k: Some(250),
+            sampling: Sampling {
+                temperature: Some(0.0),
+                top_p: None,
+                top_k: Some(250),
+            },
         };
         let body: serde_json::Value =
             serde_json::from_slice(&anthropic_body(&request, &resolved).unwrap()).unwrap();
@@ -511,6 +675,88 @@ mod tests {
             body["messages"][0]["content"][1]["source"]["media_type"],
             "image/png"
         );
+    }
+
+    #[test]
+    fn families_come_from_ids_profiles_and_arns() {
+        for (id, family) in [
+            ("anthropic.claude-3-haiku-20240307-v1:0", ModelFamily::ClaudeLegacy),
+            ("us.anthropic.claude-3-5-sonnet-20241022-v2:0", ModelFamily::ClaudeLegacy),
+            ("global.anthropic.claude-haiku-4-5-20251001-v1:0", ModelFamily::Claude),
+            ("anthropic.claude-sonnet-4-6", ModelFamily::Claude),
+            ("jp.anthropic.claude-sonnet-4-5-20250929-v1:0", ModelFamily::Claude),
+            ("global.amazon.nova-2-lite-v1:0", ModelFamily::Nova),
+            ("amazon.nova-micro-v1:0", ModelFamily::Nova),
+            ("arn:aws:bedrock:us-east-1:123456789012:inference-profile/global.anthropic.claude-haiku-4-5-20251001-v1:0", ModelFamily::Claude),
+            ("arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0", ModelFamily::Nova),
+            ("meta.llama3-70b-instruct-v1:0", ModelFamily::Other),
+        ] {
+            assert_eq!(model_family(id), family, "{id}");
+        }
+    }
+
+    #[test]
+    fn claude_4_gets_temperature_or_top_p_never_both() {
+        let guide = (Some(0.0), Some(0.999), Some(250));
+        let shaped = sampling_for(ModelFamily::Claude, guide.0, guide.1, guide.2);
+        assert_eq!(
+            (shaped.temperature, shaped.top_p, shaped.top_k),
+            (Some(0.0), None, Some(250))
+        );
+        let shaped = sampling_for(ModelFamily::Claude, None, Some(0.9), None);
+        assert_eq!(shaped.top_p, Some(0.9));
+        let legacy = sampling_for(ModelFamily::ClaudeLegacy, guide.0, guide.1, guide.2);
+        assert_eq!(legacy.top_p, Some(0.999));
+        assert_eq!(
+            sampling_for(ModelFamily::Other, None, None, Some(5)).top_k,
+            None
+        );
+    }
+
+    #[test]
+    fn nova_bodies_use_nova_names() {
+        let request = ChatRequest {
+            system: Some("s".into()),
+            messages: vec![ChatMessage {
+                role: ChatRole::User,
+                content: vec![
+                    ContentBlock::Image {
+                        media_type: "image/jpeg".into(),
+                        bytes: vec![1, 2, 3],
+                    },
+                    ContentBlock::Text("hi".into()),
+                ],
+            }],
+            ..ChatRequest::default()
+        };
+        let id = "us.amazon.nova-lite-v1:0";
+        let resolved = Resolved {
+            model_id: id,
+            family: ModelFamily::Nova,
+            max_tokens: 100,
+            sampling: Sampling {
+                temperature: Some(0.0),
+                top_p: Some(0.9),
+                top_k: Some(20),
+            },
+        };
+        let body: serde_json::Value =
+            serde_json::from_slice(&nova_body(&request, &resolved).unwrap()).unwrap();
+        assert_eq!(body["schemaVersion"], "messages-v1");
+        assert_eq!(body["system"][0]["text"], "s");
+        assert_eq!(body["inferenceConfig"]["maxTokens"], 100);
+        assert_eq!(body["inferenceConfig"]["topK"], 20);
+        assert_eq!(body["messages"][0]["content"][0]["image"]["format"], "jpeg");
+        assert_eq!(
+            body["messages"][0]["content"][0]["image"]["source"]["bytes"],
+            "AQID"
+        );
+        let parsed = nova_response(
+            br#"{"output":{"message":{"role":"assistant","content":[{"text":"ok"}]}},"stopReason":"end_turn","usage":{"inputTokens":3,"outputTokens":1}}"#,
+        )
+        .unwrap();
+        assert_eq!(parsed.text, "ok");
+        assert_eq!(parsed.output_tokens, Some(1));
     }
 
     #[test]

@@ -13,8 +13,9 @@ mod s3;
 mod sns;
 
 pub use bedrock::{
-    validate_model_id, BedrockApi, BedrockChat, BedrockChatConfig, InferenceDefaults,
-    ANTHROPIC_BEDROCK_VERSION, DEFAULT_IMAGE_MODEL_ID, DEFAULT_LOG_MODEL_ID,
+    model_family, sampling_for, validate_model_id, BedrockApi, BedrockChat, BedrockChatConfig,
+    InferenceDefaults, ModelFamily, Sampling, ANTHROPIC_BEDROCK_VERSION, DEFAULT_IMAGE_MODEL_ID,
+    DEFAULT_LOG_MODEL_ID, INFERENCE_PROFILE_PREFIXES,
 };
 pub use config::{AwsSettings, StaticCredentials, DEFAULT_MAX_ATTEMPTS};
 pub use error::{classify_error_code, port_error_from_sdk};

@@ -65,6 +65,10 @@ async fn converse_round_trip_with_guide_defaults_and_signed_request() {
     let request = &requests[0];
     assert_eq!(request.api, trailguard_testkit::BedrockApi::Converse);
     assert_eq!(request.model_id, DEFAULT_LOG_MODEL_ID);
+    assert!(
+        request.model_id.starts_with("global."),
+        "the default is called through the global inference profile"
+    );
     let auth = request.authorization.as_deref().unwrap();
     assert!(auth.contains("Credential=testing/"), "{auth}");
     assert!(auth.contains("/us-east-1/bedrock/aws4_request"), "{auth}");
@@ -102,6 +106,8 @@ async fn converse_vision_call_with_inference_profile_and_top_k() {
     assert_eq!(body["additionalModelRequestFields"]["top_k"], 250);
     assert_eq!(body["inferenceConfig"]["maxTokens"], 1024);
     assert_eq!(body["inferenceConfig"]["temperature"], 0.0);
+    // Claude 3.5 takes top_p with the temperature (Claude 4 and later would refuse it).
+    assert!(body["inferenceConfig"]["topP"].is_number());
 }
 
 #[tokio::test]
@@ -123,10 +129,9 @@ async fn invoke_model_round_trip_with_anthropic_messages_body() {
     assert_eq!(body["anthropic_version"], "bedrock-2023-05-31");
     assert_eq!(body["max_tokens"], 1024);
     assert_eq!(body["top_k"], 250);
-    assert_eq!(
-        body["top_p"].as_f64().map(|p| (p * 1000.0).round()),
-        Some(999.0)
-    );
+    assert_eq!(body["temperature"], 0.0);
+    // The default (Claude Haiku 4.5) refuses temperature with top_p: only the temperature goes.
+    assert!(body.get("top_p").is_none(), "{body}");
     let image = &body["messages"][0]["content"][0];
     assert_eq!(image["type"], "image");
     assert_eq!(image["source"]["media_type"], "image/jpeg");
@@ -180,7 +185,7 @@ async fn persistent_throttling_and_access_denied_are_classified() {
 }
 
 #[tokio::test]
-async fn bad_model_ids_and_non_anthropic_invoke_are_refused_locally() {
+async fn bad_model_ids_and_unknown_invoke_bodies_are_refused_locally() {
     let standin = BedrockStandIn::start().await.unwrap();
     standin.set_default_text("x");
     let chat_converse = chat(&standin, BedrockChatConfig::for_logs()).await;
@@ -195,7 +200,7 @@ async fn bad_model_ids_and_non_anthropic_invoke_are_refused_locally() {
     )
     .await;
     let error = chat_invoke
-        .converse(&log_request("us.amazon.nova-pro-v1:0"))
+        .converse(&log_request("meta.llama3-70b-instruct-v1:0"))
         .await
         .unwrap_err();
     assert_eq!(error.kind, PortErrorKind::InvalidInput);
@@ -209,14 +214,112 @@ async fn bad_model_ids_and_non_anthropic_invoke_are_refused_locally() {
         PortErrorKind::InvalidInput
     );
     assert!(standin.requests().is_empty(), "nothing reached the service");
-    // A Nova model over Converse is fine (top_k is not sent to non-Anthropic models).
+    // A Nova model over Converse takes top_k in its own place.
     let mut nova = log_request("us.amazon.nova-pro-v1:0");
     nova.top_k = Some(5);
     chat_converse.converse(&nova).await.unwrap();
-    assert!(standin.requests()[0]
-        .body
-        .get("additionalModelRequestFields")
-        .is_none());
+    assert_eq!(
+        standin.requests()[0].body["additionalModelRequestFields"]["inferenceConfig"]["topK"],
+        5
+    );
+}
+
+/// Each default model family, both APIs: the body the adapter sends is one Bedrock accepts
+/// (the stand-in refuses what Bedrock refuses), through an inference profile.
+#[tokio::test]
+async fn every_default_family_sends_what_it_accepts_through_a_profile() {
+    for model_id in [
+        DEFAULT_LOG_MODEL_ID,
+        DEFAULT_IMAGE_MODEL_ID,
+        "global.anthropic.claude-sonnet-4-6",
+        "global.amazon.nova-2-lite-v1:0",
+        "us.amazon.nova-lite-v1:0",
+    ] {
+        for api in [BedrockApi::Converse, BedrockApi::InvokeModel] {
+            let standin = BedrockStandIn::start().await.unwrap();
+            standin.set_default_text("{\"pii_detected\": false}");
+            // The PII call carries the guide's temperature 0, top_p 0.999 and top_k 250.
+            let chat = chat(
+                &standin,
+                BedrockChatConfig::for_images()
+                    .with_api(api)
+                    .with_model_id(model_id),
+            )
+            .await;
+            let answer = chat.converse(&image_request()).await;
+            assert_eq!(
+                answer.map(|a| a.text).map_err(|e| e.to_string()),
+                Ok("{\"pii_detected\": false}".to_string()),
+                "{model_id} over {api:?}"
+            );
+            let request = &standin.requests()[0];
+            assert_eq!(request.model_id, model_id);
+            let prefix = model_id.split('.').next().unwrap();
+            assert!(
+                trailguard_aws::INFERENCE_PROFILE_PREFIXES.contains(&prefix),
+                "{model_id}: called through an inference profile"
+            );
+        }
+    }
+}
+
+/// The stand-in refuses what Bedrock refuses, so the test above means something.
+#[tokio::test]
+async fn the_standin_refuses_what_bedrock_refuses() {
+    let standin = BedrockStandIn::start().await.unwrap();
+    standin.set_default_text("x");
+    let settings = AwsSettings::local(standin.endpoint());
+    let sdk = settings.load().await;
+    let client = settings.bedrock_client(&sdk);
+    let message = aws_sdk_bedrockruntime::types::Message::builder()
+        .role(aws_sdk_bedrockruntime::types::ConversationRole::User)
+        .content(aws_sdk_bedrockruntime::types::ContentBlock::Text(
+            "hi".into(),
+        ))
+        .build()
+        .unwrap();
+    let both = aws_sdk_bedrockruntime::types::InferenceConfiguration::builder()
+        .temperature(0.0)
+        .top_p(0.999)
+        .build();
+    let refused = client
+        .converse()
+        .model_id(DEFAULT_LOG_MODEL_ID)
+        .messages(message.clone())
+        .inference_config(both.clone())
+        .send()
+        .await
+        .unwrap_err();
+    let text = format!(
+        "{}",
+        aws_smithy_types::error::display::DisplayErrorContext(&refused)
+    );
+    assert!(text.contains("cannot both be specified"), "{text}");
+    // Claude 3 took both.
+    client
+        .converse()
+        .model_id("anthropic.claude-3-haiku-20240307-v1:0")
+        .messages(message)
+        .inference_config(both)
+        .send()
+        .await
+        .unwrap();
+    let invoke = |body: serde_json::Value| {
+        client
+            .invoke_model()
+            .model_id(DEFAULT_LOG_MODEL_ID)
+            .content_type("application/json")
+            .body(aws_smithy_types::Blob::new(body.to_string()))
+            .send()
+    };
+    let unknown = invoke(serde_json::json!({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 5, "messages": [], "model": "x"}))
+        .await
+        .unwrap_err();
+    let text = format!(
+        "{}",
+        aws_smithy_types::error::display::DisplayErrorContext(&unknown)
+    );
+    assert!(text.contains("extraneous key [model]"), "{text}");
 }
 
 #[tokio::test]

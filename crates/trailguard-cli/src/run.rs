@@ -64,11 +64,15 @@ pub struct RunArgs {
     pub substitutions: Vec<String>,
     /// Also mail each alert: smtp://[user@]host[:port]?from=ADDR&to=ADDR[&to=ADDR]
     /// (password from TRAILGUARD_SMTP_PASSWORD). A JSONL copy is still written.
-    #[arg(long, value_name = "URL", conflicts_with = "webhook")]
+    #[arg(long, value_name = "URL", conflicts_with = "webhook", group = "remote")]
     pub smtp: Option<String>,
     /// Also POST each alert as JSON to this URL. A JSONL copy is still written.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", group = "remote")]
     pub webhook: Option<String>,
+    /// Mail (or post) only alerts of this threat level or higher, as the deployed e-mail
+    /// subscription's filter does (`AlertEmailMinLevel`); the JSONL copy keeps every alert.
+    #[arg(long, value_name = "LEVEL", requires = "remote")]
+    pub min_level: Option<String>,
     /// Model behind the log analysis (and any converse Task).
     #[arg(long, value_enum)]
     pub model: Option<ModelKind>,
@@ -182,6 +186,14 @@ impl Job {
                 notifier
                     .options
                     .insert("copy_to".into(), toml::Value::String(alerts_text));
+                if let Some(level) = &args.min_level {
+                    level
+                        .parse::<trailguard_core::ThreatLevel>()
+                        .with_context(|| format!("--min-level {level}"))?;
+                    notifier
+                        .options
+                        .insert("min_level".into(), toml::Value::String(level.clone()));
+                }
             }
         }
         if let Some(root) = &args.bucket_root {

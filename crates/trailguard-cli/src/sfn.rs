@@ -23,6 +23,19 @@ pub enum SfnCommand {
     Run(RunArgs),
     /// Replay every case of an ASL conformance corpus (definition, input, recorded task results).
     Conformance(ConformanceArgs),
+    /// Load definitions as Step Functions would (every `${Name}` filled with a placeholder) and
+    /// check that each Retry/Catch error name is one its Task's integration can emit.
+    Check(CheckArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// ASL definitions (JSON).
+    #[arg(required = true)]
+    pub definitions: Vec<PathBuf>,
+    /// Print one JSON object per definition: its tasks, their error names, the problems.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -63,7 +76,64 @@ pub fn run(args: SfnArgs) -> anyhow::Result<i32> {
     match args.command {
         SfnCommand::Run(run_args) => runtime.block_on(run_definition(run_args)),
         SfnCommand::Conformance(c) => runtime.block_on(conformance(c)),
+        SfnCommand::Check(c) => check(c),
     }
+}
+
+/// Exit code: 0 every definition loads and waits only for names that can occur, 2 otherwise.
+fn check(args: CheckArgs) -> anyhow::Result<i32> {
+    let mut failed = false;
+    for path in &args.definitions {
+        let label = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read definition {label}"))?;
+        // Placeholders stand for whatever the template substitutes.
+        let substitutions = trailguard_asl::unresolved_substitutions(&text, &Default::default())
+            .into_iter()
+            .map(|name| (name.clone(), format!("placeholder-{name}")))
+            .collect();
+        let machine = match trailguard_runner::load_state_machine(&text, &label, &substitutions) {
+            Ok(machine) => machine,
+            Err(error) => {
+                failed = true;
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"definition": label, "error": error.to_string()})
+                    );
+                } else {
+                    println!("FAIL {label}: {error}");
+                }
+                continue;
+            }
+        };
+        let problems = trailguard_runner::errors::unknown_error_names(&machine);
+        failed |= !problems.is_empty();
+        if args.json {
+            let tasks: Vec<Value> = machine
+                .tasks
+                .iter()
+                .map(|t| serde_json::json!({"state": t.state, "resource": t.resource, "error_names": t.error_names}))
+                .collect();
+            println!(
+                "{}",
+                serde_json::json!({"definition": label, "tasks": tasks, "unknown_error_names": problems})
+            );
+        } else if problems.is_empty() {
+            println!(
+                "ok   {label}: {} Task states; every Retry/Catch name can be emitted by its integration",
+                machine.tasks.len()
+            );
+        } else {
+            for p in &problems {
+                println!(
+                    "FAIL {label}: state {:?} waits for {} which {} never emits",
+                    p.state, p.error, p.resource
+                );
+            }
+        }
+    }
+    Ok(if failed { 2 } else { 0 })
 }
 
 async fn conformance(args: ConformanceArgs) -> anyhow::Result<i32> {

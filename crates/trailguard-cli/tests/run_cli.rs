@@ -16,6 +16,8 @@ const GUIDE_MACHINE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../../shared/seed/statemachine.asl.json"
 );
+/// The alert subject for the demo's StopLogging event (demo line 2).
+const HIGH_STOP_LOGGING: &str = "TrailGuard HIGH: StopLogging by ci-deploy/mallory";
 const GUIDE_LAMBDA: &str = "arn:aws:lambda:us-west-2:123456789012:function:YOUR-LAMBDA:$LATEST";
 
 /// Demo event lines: 0 PII image upload, 1 PDF upload (low), 2 StopLogging (high),
@@ -134,9 +136,10 @@ fn image_with_pii_is_deleted_after_an_audit_alert() {
     let alerts = ws.alerts();
     assert_eq!(
         subjects(&alerts),
-        ["TrailGuard: image with personal data deleted"]
+        ["TrailGuard PII: image deleted - s3://trailguard-uploads/uploads/passport-scan.png"]
     );
-    let message: Value = serde_json::from_str(alerts[0]["message"].as_str().unwrap()).unwrap();
+    let message: Value =
+        trailguard_runner::alert_details(alerts[0]["message"].as_str().unwrap()).unwrap();
     assert_eq!(message["action"], "delete");
     assert_eq!(message["bucket"], "trailguard-uploads");
     assert_eq!(message["key"], "uploads/passport-scan.png");
@@ -165,7 +168,7 @@ fn image_without_pii_is_kept_with_a_no_pii_alert() {
     assert_eq!(records[0]["output"]["path"], "image-no-pii");
     assert_eq!(
         subjects(&ws.alerts()),
-        ["TrailGuard: image upload, no personal data detected"]
+        ["TrailGuard LOW: image upload, no personal data - PutObject by alice"]
     );
 }
 
@@ -196,20 +199,21 @@ fn each_threat_level_gets_its_alert_in_input_order() {
     let alerts = ws.alerts();
     assert_eq!(alerts.len(), 36);
     let subjects = subjects(&alerts);
-    for subject in [
-        "TrailGuard alert: HIGH threat",
-        "TrailGuard alert: MEDIUM threat",
-        "TrailGuard alert: low threat",
+    for prefix in [
+        "TrailGuard HIGH: ",
+        "TrailGuard MEDIUM: ",
+        "TrailGuard LOW: ",
     ] {
         assert_eq!(
-            subjects.iter().filter(|s| **s == subject).count(),
+            subjects.iter().filter(|s| s.starts_with(prefix)).count(),
             12,
-            "{subject}"
+            "{prefix}: {subjects:?}"
         );
     }
     // Every alert carries the analysis JSON.
     for alert in &alerts {
-        let analysis: Value = serde_json::from_str(alert["message"].as_str().unwrap()).unwrap();
+        let analysis: Value =
+            trailguard_runner::alert_details(alert["message"].as_str().unwrap()).unwrap();
         assert!(analysis["threat_level"].is_string(), "{alert}");
     }
     assert!(
@@ -250,9 +254,9 @@ fn bad_records_and_failed_executions_are_reported_counted_and_exit_2() {
     );
     assert!(event_lines[2].contains("mixed.jsonl:3") && event_lines[2].contains("low"));
     assert!(err.contains("1 failed executions; 1 bad records"), "{err}");
-    assert!(
-        subjects(&ws.alerts()).contains(&"TrailGuard: workflow error, event needs manual review")
-    );
+    assert!(subjects(&ws.alerts())
+        .iter()
+        .any(|s| s.starts_with("TrailGuard ERROR: needs manual review")));
 }
 
 #[test]
@@ -379,7 +383,7 @@ fn the_guides_machine_runs_unmodified_with_bindings() {
     assert_eq!(alerts.len(), 4);
     let messages: Vec<Value> = alerts
         .iter()
-        .map(|a| serde_json::from_str(a["message"].as_str().unwrap()).unwrap())
+        .map(|a| trailguard_runner::alert_details(a["message"].as_str().unwrap()).unwrap())
         .collect();
     let no_pii: Vec<&Value> = messages
         .iter()
@@ -521,7 +525,7 @@ fn sfn_run_gets_the_in_process_handlers_too() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let result: Value = serde_json::from_str(stdout(&output).trim()).unwrap();
     assert_eq!(result["path"], "threat-high", "{result}");
-    assert_eq!(subjects(&ws.alerts()), ["TrailGuard alert: HIGH threat"]);
+    assert_eq!(subjects(&ws.alerts()), [HIGH_STOP_LOGGING]);
 }
 
 /// A one-purpose local server on 127.0.0.1 (std only): records what it receives.
@@ -647,7 +651,8 @@ fn an_openai_compatible_model_can_raise_the_level() {
     assert_eq!(requests.len(), 1);
     let request: Value = serde_json::from_str(&requests[0]).unwrap();
     assert_eq!(request["model"], "stub-model");
-    let alert: Value = serde_json::from_str(ws.alerts()[0]["message"].as_str().unwrap()).unwrap();
+    let alert: Value =
+        trailguard_runner::alert_details(ws.alerts()[0]["message"].as_str().unwrap()).unwrap();
     assert_eq!(alert["model"]["status"], "accepted");
     assert_eq!(alert["model"]["rule_threat_level"], "low");
 }
@@ -666,12 +671,12 @@ fn alerts_can_be_mailed_or_posted_and_a_local_copy_stays() {
     let mails = mail.received();
     assert_eq!(mails.len(), 1);
     assert!(
-        mails[0].contains("Subject: TrailGuard alert: HIGH threat"),
+        mails[0].contains(&format!("Subject: {HIGH_STOP_LOGGING}")),
         "{}",
         mails[0]
     );
     assert!(mails[0].contains("secops@example.com"), "{}", mails[0]);
-    assert_eq!(subjects(&ws.alerts()), ["TrailGuard alert: HIGH threat"]);
+    assert_eq!(subjects(&ws.alerts()), [HIGH_STOP_LOGGING]);
 
     let hook = Stub::start(openai_session);
     let ws = Workspace::new();
@@ -682,8 +687,8 @@ fn alerts_can_be_mailed_or_posted_and_a_local_copy_stays() {
     let posts = hook.received();
     assert_eq!(posts.len(), 1);
     let posted: Value = serde_json::from_str(&posts[0]).unwrap();
-    assert_eq!(posted["subject"], "TrailGuard alert: HIGH threat");
-    assert_eq!(subjects(&ws.alerts()), ["TrailGuard alert: HIGH threat"]);
+    assert_eq!(posted["subject"], HIGH_STOP_LOGGING);
+    assert_eq!(subjects(&ws.alerts()), [HIGH_STOP_LOGGING]);
 }
 
 #[test]
@@ -783,11 +788,91 @@ fn every_upload_shape_reaches_the_pii_check_and_the_image_is_removed() {
             }
             let alerts = ws.alerts();
             let audit: Value =
-                serde_json::from_str(alerts[0]["message"].as_str().unwrap()).unwrap();
+                trailguard_runner::alert_details(alerts[0]["message"].as_str().unwrap()).unwrap();
             assert_eq!(audit["action"], action, "{label}");
             assert_eq!(audit["key"], "photos/passport-scan.png", "{label}");
             // Every fixture names the version the upload created: the audit record carries it.
             assert!(audit["version_id"].is_string(), "{label}: {audit}");
         }
     }
+}
+
+#[test]
+fn sfn_check_refuses_error_names_no_integration_emits() {
+    let ws = Workspace::new();
+    let good = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../statemachine/security-audit.asl.json"
+    );
+    let bad = ws.path("bad.asl.json");
+    std::fs::write(
+        &bad,
+        r#"{"StartAt": "Head", "States": {"Head": {"Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:s3:headObject",
+            "Parameters": {"Bucket": "${UploadBucketName}", "Key": "k"},
+            "Catch": [{"ErrorEquals": ["S3.NotFoundException"], "Next": "Done"}], "Next": "Done"},
+            "Done": {"Type": "Succeed"}}}"#,
+    )
+    .unwrap();
+    let output = Command::new(BIN)
+        .args(["sfn", "check", good])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let output = Command::new(BIN)
+        .args(["sfn", "check", "--json", good, bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let reports = json_lines(&output);
+    assert_eq!(reports[0]["unknown_error_names"], serde_json::json!([]));
+    assert_eq!(
+        reports[1]["unknown_error_names"][0]["error"],
+        "S3.NotFoundException"
+    );
+}
+
+/// `--min-level` filters what is mailed or posted as the e-mail subscription's filter policy
+/// does on AWS: a low alert stays in the local copy only, a high one is delivered too.
+#[test]
+fn only_alerts_at_the_minimum_level_or_above_are_posted() {
+    let hook = Stub::start(openai_session);
+    let ws = Workspace::new();
+    // Demo line 5: GetObject (low); line 2: StopLogging (high).
+    let events = ws.events("events.jsonl", &[demo_line(5), demo_line(2)]);
+    let url = format!("http://127.0.0.1:{}/alerts", hook.port);
+    let output = ws.run(&[
+        "--webhook",
+        &url,
+        "--min-level",
+        "medium",
+        "--concurrency",
+        "1",
+        events.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let posts = hook.received();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    let posted: Value = serde_json::from_str(&posts[0]).unwrap();
+    assert_eq!(posted["subject"], HIGH_STOP_LOGGING);
+    assert_eq!(posted["attributes"]["threat_level"]["Value"], "high");
+    let copied = subjects(&ws.alerts())
+        .into_iter()
+        .map(str::to_string)
+        .collect::<Vec<_>>();
+    assert_eq!(
+        copied.len(),
+        2,
+        "the local copy keeps every alert: {copied:?}"
+    );
+    assert!(
+        copied[0].starts_with("TrailGuard LOW: GetObject"),
+        "{copied:?}"
+    );
+    let bad = ws.run(&["--min-level", "medium", events.to_str().unwrap()]);
+    assert_ne!(
+        bad.status.code(),
+        Some(0),
+        "--min-level needs --smtp or --webhook"
+    );
 }

@@ -14,8 +14,10 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use async_trait::async_trait;
 use serde_json::{Map, Value};
-use trailguard_core::ports::AttributeValue;
+use trailguard_core::ports::{AttributeValue, Notification, Notifier, PortError};
+use trailguard_core::ThreatLevel;
 
 /// Keywords that make an object a condition rather than a nested policy.
 const OPERATORS: [&str; 9] = [
@@ -487,6 +489,53 @@ impl FilterPolicy {
     pub fn matches(&self, attributes: &BTreeMap<String, AttributeValue>) -> bool {
         rule_matches(&self.rule, attributes)
     }
+
+    /// The policy text that lets through alerts whose `threat_level` attribute is `min` or
+    /// higher (what the template's `AlertEmailMinLevel` sets on the e-mail subscription).
+    pub fn threat_level_at_least_text(min: ThreatLevel) -> String {
+        let levels: Vec<&str> = ThreatLevel::ALL
+            .iter()
+            .filter(|level| **level >= min)
+            .map(|level| level.as_str())
+            .collect();
+        serde_json::json!({ "threat_level": levels }).to_string()
+    }
+
+    pub fn threat_level_at_least(min: ThreatLevel) -> FilterPolicy {
+        let text = Self::threat_level_at_least_text(min);
+        // The text is built above from known levels, so it always parses.
+        text.parse().unwrap_or(FilterPolicy {
+            rule: Rule {
+                keys: Vec::new(),
+                any_of: Vec::new(),
+            },
+        })
+    }
+}
+
+/// A subscriber behind a filter policy: what the policy refuses is dropped, as SNS drops it for
+/// that subscription (the publisher still gets a message id).
+pub struct FilteredNotifier {
+    policy: FilterPolicy,
+    inner: std::sync::Arc<dyn Notifier>,
+}
+
+impl FilteredNotifier {
+    pub fn new(policy: FilterPolicy, inner: std::sync::Arc<dyn Notifier>) -> Self {
+        FilteredNotifier { policy, inner }
+    }
+}
+
+#[async_trait]
+impl Notifier for FilteredNotifier {
+    async fn publish(&self, notification: &Notification) -> Result<String, PortError> {
+        if self.policy.matches(&notification.attributes) {
+            self.inner.publish(notification).await
+        } else {
+            tracing::debug!(subject = ?notification.subject, "filtered out by the subscription's policy");
+            Ok(format!("filtered-{}", uuid::Uuid::new_v4()))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -695,6 +744,21 @@ mod tests {
         assert!(p.matches(&attributes));
         assert!(!p.matches(&one("threat_level", s("low"))));
         assert!(!p.matches(&BTreeMap::new()));
+    }
+
+    #[test]
+    fn threat_level_policies_deliver_that_level_and_above() {
+        let medium = FilterPolicy::threat_level_at_least(ThreatLevel::Medium);
+        assert_eq!(
+            FilterPolicy::threat_level_at_least_text(ThreatLevel::Medium),
+            r#"{"threat_level":["medium","high"]}"#
+        );
+        assert!(medium.matches(&one("threat_level", s("high"))));
+        assert!(medium.matches(&one("threat_level", s("medium"))));
+        assert!(!medium.matches(&one("threat_level", s("low"))));
+        assert!(!medium.matches(&BTreeMap::new()));
+        assert!(FilterPolicy::threat_level_at_least(ThreatLevel::Low)
+            .matches(&one("threat_level", s("low"))));
     }
 
     #[test]

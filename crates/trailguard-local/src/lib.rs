@@ -17,7 +17,7 @@ mod openai;
 
 pub use chat::{DeterministicChat, ScriptedChat};
 pub use dir_store::{DirStore, ObjectMetadata};
-pub use filter_policy::{FilterPolicy, FilterPolicyError};
+pub use filter_policy::{FilterPolicy, FilterPolicyError, FilteredNotifier};
 pub use memory::{MemoryStore, RecordingNotifier};
 pub use notifiers::{
     alert_record, AlertRecord, JsonlNotifier, SmtpConfig, SmtpNotifier, WebhookConfig,

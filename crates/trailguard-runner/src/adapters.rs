@@ -12,9 +12,11 @@ use trailguard_core::ports::{
     ChatModel, ChatRequest, ChatResponse, ContentBlock, Notification, Notifier, ObjectReader,
     ObjectWriter, PortError, PortErrorKind,
 };
+use trailguard_core::ThreatLevel;
 use trailguard_local::{
-    DeterministicChat, DirStore, JsonlNotifier, MemoryStore, OpenAiChat, OpenAiConfig,
-    ScriptedChat, SmtpConfig, SmtpNotifier, WebhookConfig, WebhookNotifier,
+    DeterministicChat, DirStore, FilterPolicy, FilteredNotifier, JsonlNotifier, MemoryStore,
+    OpenAiChat, OpenAiConfig, ScriptedChat, SmtpConfig, SmtpNotifier, WebhookConfig,
+    WebhookNotifier,
 };
 use trailguard_triage::LogAnalysisHandler;
 
@@ -148,14 +150,43 @@ fn smtp(config: &AdapterConfig) -> Result<SmtpNotifier, RunnerError> {
     SmtpNotifier::new(smtp).map_err(|e| bindings_error(format!("notifier smtp: {e}")))
 }
 
-/// A notifier; with `copy_to`, remote delivery also keeps a JSON Lines copy.
+/// The subscription filter a notifier config asks for: `filter_policy` (an SNS filter policy,
+/// JSON) or `min_level` (low | medium | high: that level and above, as `AlertEmailMinLevel`).
+fn subscription_filter(config: &AdapterConfig) -> Result<Option<FilterPolicy>, RunnerError> {
+    match (config.option("filter_policy"), config.option("min_level")) {
+        (Some(_), Some(_)) => Err(bindings_error(
+            "notifier: set filter_policy or min_level, not both",
+        )),
+        (Some(text), None) => text
+            .parse()
+            .map(Some)
+            .map_err(|e| bindings_error(format!("notifier filter_policy: {e}"))),
+        (None, Some(level)) => {
+            let level: ThreatLevel = level
+                .parse()
+                .map_err(|e| bindings_error(format!("notifier min_level: {e}")))?;
+            Ok(Some(FilterPolicy::threat_level_at_least(level)))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// A notifier; with `copy_to`, remote delivery also keeps a JSON Lines copy of every message,
+/// and a subscription filter (`filter_policy`, `min_level`) narrows what the remote end gets.
 pub fn notifier(config: &AdapterConfig) -> Result<Arc<dyn Notifier>, RunnerError> {
+    let filter = subscription_filter(config)?;
+    let filtered = |notifier: Arc<dyn Notifier>| -> Arc<dyn Notifier> {
+        match &filter {
+            Some(policy) => Arc::new(FilteredNotifier::new(policy.clone(), notifier)),
+            None => notifier,
+        }
+    };
     let copy = config
         .option("copy_to")
         .map(|path| JsonlNotifier::new(PathBuf::from(path)));
     let remote: Arc<dyn Notifier> = match config.kind.as_str() {
         "stdout" => {
-            return Ok(Arc::new(
+            return Ok(filtered(Arc::new(
                 JsonlNotifier::new(
                     config
                         .option("path")
@@ -163,7 +194,7 @@ pub fn notifier(config: &AdapterConfig) -> Result<Arc<dyn Notifier>, RunnerError
                         .unwrap_or_else(|| std::env::temp_dir().join("trailguard-alerts.jsonl")),
                 )
                 .with_stdout_echo(true),
-            ))
+            )))
         }
         "jsonl" => {
             let echo = config
@@ -193,6 +224,7 @@ pub fn notifier(config: &AdapterConfig) -> Result<Arc<dyn Notifier>, RunnerError
             )))
         }
     };
+    let remote = filtered(remote);
     Ok(match copy {
         Some(copy) => Arc::new(CopyingNotifier { copy, remote }),
         None => remote,

@@ -9,6 +9,7 @@
 pub mod adapters;
 pub mod config;
 pub mod definition;
+pub mod errors;
 pub mod handlers;
 pub mod integrations;
 pub mod trace;
@@ -21,7 +22,10 @@ pub use config::{
     PII_HANDLER,
 };
 pub use definition::{default_substitutions, load_state_machine, SECURITY_AUDIT_DEFINITION};
-pub use trace::{report, Action, ExecutionReport, FunctionRoles, ObjectRefView, SentAlert};
+pub use trace::{
+    alert_details, report, Action, ExecutionReport, FunctionRoles, ObjectRefView, SentAlert,
+    DETAILS_MARKER,
+};
 pub use workflow::{Defaults, DefinitionSource, Workflow, WorkflowInfo, WorkflowRun};
 
 #[derive(Debug, thiserror::Error)]

@@ -95,6 +95,19 @@ impl std::fmt::Display for ObjectRefView {
     }
 }
 
+/// The line that separates an alert's readable text from its JSON appendix.
+pub const DETAILS_MARKER: &str = "\n--- details (JSON) ---\n";
+
+/// The JSON appendix of an alert TrailGuard's workflow published (the analysis, the audit record
+/// or the error), or the whole message when it is JSON itself (the guide's own workflow).
+pub fn alert_details(message: &str) -> Option<Value> {
+    let json = match message.split_once(DETAILS_MARKER) {
+        Some((_, json)) => json,
+        None => message,
+    };
+    serde_json::from_str(json).ok()
+}
+
 /// The guide's `"true"`/`"false"`, a boolean, or the rich result's `pii_detected`.
 pub fn pii_verdict(payload: &Value) -> Option<bool> {
     match payload {
@@ -248,6 +261,15 @@ pub fn report(execution: &Execution, roles: &FunctionRoles) -> ExecutionReport {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn alert_details_are_the_json_appendix() {
+        let message =
+            "TrailGuard rated an AWS event HIGH.\n\nEvent: X\n\n--- details (JSON) ---\n{\"a\": 1}";
+        assert_eq!(alert_details(message), Some(json!({"a": 1})));
+        assert_eq!(alert_details("{\"b\": 2}"), Some(json!({"b": 2})));
+        assert_eq!(alert_details("plain text"), None);
+    }
 
     #[test]
     fn verdicts_come_in_both_shapes() {

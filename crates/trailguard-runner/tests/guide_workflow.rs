@@ -160,7 +160,7 @@ async fn image_without_pii_notifies() {
     assert!(world.store.deleted().is_empty());
     let messages = world.notifier.messages();
     assert_eq!(messages.len(), 1);
-    let message: Value = serde_json::from_str(&messages[0].1).unwrap();
+    let message: Value = trailguard_runner::alert_details(&messages[0].1).unwrap();
     assert_eq!(message["pii_detected"], json!("false"));
     assert_eq!(message["Input"]["s3_key"], json!("photos/id-card.png"));
 }
@@ -188,7 +188,7 @@ async fn threat_levels_pick_the_matching_notification() {
         );
         let messages = world.notifier.messages();
         assert_eq!(messages.len(), 1);
-        let message: Value = serde_json::from_str(&messages[0].1).unwrap();
+        let message: Value = trailguard_runner::alert_details(&messages[0].1).unwrap();
         assert_eq!(message, analysis, "every alert carries the analysis JSON");
         assert!(execution.output.unwrap()["MessageId"].is_string());
     }

@@ -10,7 +10,10 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
-use trailguard_asl::{Execution, ExecutionStatus, ManualClock, Runner, StateMachine};
+use trailguard_asl::{
+    Execution, ExecutionStatus, ManualClock, Runner, StateMachine, TaskContext, TaskError,
+    TaskHandler,
+};
 use trailguard_core::ports::{Notification, Notifier, PortError};
 use trailguard_local::{DeterministicChat, MemoryStore, RecordingNotifier};
 use trailguard_runner::integrations::{FnLambda, FunctionError, LambdaBinding, Ports};
@@ -162,6 +165,17 @@ impl World {
     }
 
     async fn run(&self, pii_action: &str, event: Value, pii: Arc<PiiScript>) -> Execution {
+        self.run_with_head(pii_action, event, pii, None).await
+    }
+
+    /// `head`: what the workflow's HeadObject call gets instead of the store's answer.
+    async fn run_with_head(
+        &self,
+        pii_action: &str,
+        event: Value,
+        pii: Arc<PiiScript>,
+        head: Option<Arc<dyn TaskHandler>>,
+    ) -> Execution {
         let mut lambda = LambdaBinding::new();
         let last = self.last_analysis.clone();
         lambda.register(
@@ -181,7 +195,7 @@ impl World {
                 pii(&store, &payload, call)
             })),
         );
-        let bindings = Ports {
+        let mut bindings = Ports {
             functions: lambda,
             model: Arc::new(DeterministicChat::fixed("{}")),
             notifier: self.notifier.clone(),
@@ -189,6 +203,9 @@ impl World {
             writer: self.store.clone(),
         }
         .bindings();
+        if let Some(head) = head {
+            bindings.bind("arn:aws:states:::aws-sdk:s3:headObject", head);
+        }
         Runner::new(machine(pii_action), bindings)
             .unwrap()
             .with_clock(self.clock.clone())
@@ -210,7 +227,7 @@ impl World {
             .map(|(subject, body)| {
                 (
                     subject.unwrap_or_default(),
-                    serde_json::from_str(&body).unwrap(),
+                    trailguard_runner::alert_details(&body).unwrap(),
                 )
             })
             .collect()
@@ -488,7 +505,7 @@ async fn persistent_retryable_failure_ends_in_an_alert_after_the_retries() {
     assert!(world.store.contains(BUCKET, KEY), "nothing deleted");
     let messages = world.messages();
     assert_eq!(messages.len(), 1);
-    assert!(messages[0].0.contains("workflow error"));
+    assert!(messages[0].0.contains("ERROR: needs manual review"));
     assert_eq!(messages[0].1["stage"], json!("pii-detection"));
     assert_eq!(
         messages[0].1["error"]["Error"],
@@ -518,7 +535,7 @@ async fn no_verdict_alerts_with_the_analysis_and_keeps_the_object() {
     assert!(world.store.deleted().is_empty());
     let messages = world.messages();
     assert_eq!(messages.len(), 1);
-    assert!(messages[0].0.contains("workflow error"));
+    assert!(messages[0].0.contains("ERROR: needs manual review"));
     let alert = &messages[0].1;
     assert_eq!(alert["stage"], json!("pii-detection"));
     assert_eq!(alert["error"]["Error"], json!("TrailGuard.PiiNoVerdict"));
@@ -553,7 +570,7 @@ async fn rich_no_verdict_result_alerts_instead_of_reporting_no_pii() {
     let messages = world.messages();
     assert_eq!(messages.len(), 1);
     assert!(
-        messages[0].0.contains("workflow error"),
+        messages[0].0.contains("ERROR: needs manual review"),
         "{}",
         messages[0].0
     );
@@ -760,6 +777,83 @@ async fn a_failed_audit_record_deletes_nothing() {
                 .versions(QUARANTINE, &format!("{BUCKET}/{KEY}"))
                 .is_empty(),
             "{action}: nothing copied either"
+        );
+    }
+}
+
+/// HeadObject failing the way the SDK integration reports a HEAD error: the generic
+/// `S3.S3Exception` with only the status code in the cause (a HEAD response has no error body).
+struct GenericHeadError(u16, Arc<AtomicUsize>);
+
+#[async_trait]
+impl TaskHandler for GenericHeadError {
+    async fn invoke(
+        &self,
+        _resource: &str,
+        _arguments: Value,
+        _ctx: &TaskContext,
+    ) -> Result<Value, TaskError> {
+        self.1.fetch_add(1, Ordering::SeqCst);
+        Err(TaskError::new(
+            "S3.S3Exception",
+            format!("null (Service: S3, Status Code: {}, Request ID: X)", self.0),
+        ))
+    }
+
+    fn supports(&self, _resource: &str, _function_name: Option<&str>) -> bool {
+        true
+    }
+}
+
+/// No verdict, then a HEAD that fails generically: a 404 means the object is gone (a notice,
+/// not retried), anything else is a workflow error for review.
+#[tokio::test]
+async fn a_generic_head_404_is_a_notice_and_other_statuses_an_error() {
+    for (status, expect_gone) in [(404, true), (403, false)] {
+        let world = World::new(MemoryStore::new(), KEY);
+        world.store.insert(BUCKET, KEY, b"jpeg", Some("image/jpeg"));
+        let heads = Arc::new(AtomicUsize::new(0));
+        let no_verdict: Arc<PiiScript> = Arc::new(|_, _, _| {
+            Err(function_error(
+                "TrailGuard.PiiNoVerdict",
+                "no PII verdict: corrupt image",
+            ))
+        });
+        let execution = world
+            .run_with_head(
+                "delete",
+                object_created(KEY, None),
+                no_verdict,
+                Some(Arc::new(GenericHeadError(status, heads.clone()))),
+            )
+            .await;
+        let states = states_entered(&execution);
+        let messages = world.messages();
+        assert_eq!(messages.len(), 1, "{status}: {states:?}");
+        if expect_gone {
+            assert_succeeded(&execution);
+            assert!(states.contains(&"Gone Or Error?".to_string()), "{states:?}");
+            assert!(messages[0].0.contains("already gone"), "{}", messages[0].0);
+            // A 404 is an answer, not a failure to retry.
+            assert_eq!(
+                states
+                    .iter()
+                    .filter(|s| *s == "Object Still There?")
+                    .count(),
+                1
+            );
+        } else {
+            assert_eq!(execution.status, ExecutionStatus::Failed);
+            assert!(states.contains(&"Head Failed".to_string()), "{states:?}");
+            assert!(messages[0].0.contains("ERROR: needs manual review"));
+            assert_eq!(
+                messages[0].1["existence_check_error"]["Error"],
+                "S3.S3Exception"
+            );
+        }
+        assert!(
+            world.store.deleted().is_empty(),
+            "{status}: nothing deleted"
         );
     }
 }

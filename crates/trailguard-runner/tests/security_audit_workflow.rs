@@ -151,7 +151,8 @@ async fn a_model_naming_another_object_cannot_move_the_delete() {
         outcome.store.deleted(),
         vec![("uploads".into(), "photos/passport.jpg".into())]
     );
-    let record: Value = serde_json::from_str(&outcome.notifier.messages()[0].1).unwrap();
+    let record: Value =
+        trailguard_runner::alert_details(&outcome.notifier.messages()[0].1).unwrap();
     assert_eq!(record["analysis"]["threat_level"], json!("high"));
     assert_eq!(record["bucket"], json!("uploads"));
 }
@@ -171,7 +172,7 @@ async fn image_with_pii_is_recorded_then_deleted_from_the_event_location() {
     );
     let messages = outcome.notifier.messages();
     assert_eq!(messages.len(), 1, "the audit record precedes the deletion");
-    let record: Value = serde_json::from_str(&messages[0].1).unwrap();
+    let record: Value = trailguard_runner::alert_details(&messages[0].1).unwrap();
     assert_eq!(record["action"], json!("delete"));
     assert_eq!(record["analysis"]["threat_level"], json!("medium"));
     let output = outcome.execution.output.unwrap();
@@ -216,7 +217,7 @@ async fn every_threat_level_alerts_with_the_analysis() {
         assert_eq!(outcome.execution.output.unwrap()["path"], json!(path));
         let messages = outcome.notifier.messages();
         assert_eq!(messages.len(), 1);
-        let body: Value = serde_json::from_str(&messages[0].1).unwrap();
+        let body: Value = trailguard_runner::alert_details(&messages[0].1).unwrap();
         assert_eq!(body, analysis(level, false));
     }
 }
@@ -235,7 +236,7 @@ async fn a_failing_analysis_is_alerted_not_dropped() {
         .0
         .as_deref()
         .unwrap_or("")
-        .contains("workflow error"));
+        .contains("ERROR: needs manual review"));
     assert!(messages[0].1.contains("model unavailable"));
 }
 

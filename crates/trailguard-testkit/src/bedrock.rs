@@ -1,6 +1,8 @@
 //! A local Bedrock Runtime: `POST /model/{modelId}/converse` and `POST /model/{modelId}/invoke` in
 //! the service's JSON wire format (restJson1). SigV4-signed requests are accepted without verifying
-//! the signature, but an unsigned request is refused as AWS would.
+//! the signature, but an unsigned request is refused as AWS would. Requests are checked as Bedrock
+//! checks them, by model family: a field the family does not take ("extraneous key"), or
+//! `temperature` with `top_p` for Claude 4 and later, is a `ValidationException`.
 
 use std::sync::{Arc, Mutex};
 
@@ -137,6 +139,15 @@ fn handle(
             "Request body is not valid JSON.",
         );
     };
+    if let Err(message) = check_request(api, &model_id, &body) {
+        lock(&state).requests.push(RecordedBedrockRequest {
+            api,
+            model_id,
+            authorization,
+            body,
+        });
+        return error_response(400, "ValidationException", &message);
+    }
     let haystack = collect_strings(&body);
     let reply = {
         let mut state = lock(&state);
@@ -168,6 +179,11 @@ fn handle(
                     },
                     "metrics": {"latencyMs": 1}
                 }),
+                BedrockApi::InvokeModel if family(&model_id) == Family::Nova => json!({
+                    "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+                    "stopReason": "end_turn",
+                    "usage": {"inputTokens": input_tokens, "outputTokens": output_tokens}
+                }),
                 BedrockApi::InvokeModel => json!({
                     "id": "msg_standin",
                     "type": "message",
@@ -186,6 +202,159 @@ fn handle(
             )
                 .into_response()
         }
+    }
+}
+
+/// The model families Bedrock validates requests for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    ClaudeLegacy,
+    Claude,
+    Nova,
+    Other,
+}
+
+const PROFILE_PREFIXES: [&str; 7] = ["global", "us", "eu", "apac", "jp", "au", "us-gov"];
+
+fn family(model_id: &str) -> Family {
+    let tail = model_id
+        .rsplit_once("inference-profile/")
+        .or_else(|| model_id.rsplit_once("foundation-model/"))
+        .map_or(model_id, |(_, tail)| tail);
+    let bare = match tail.split_once('.') {
+        Some((prefix, rest)) if PROFILE_PREFIXES.contains(&prefix) => rest,
+        _ => tail,
+    };
+    match bare.strip_prefix("anthropic.claude-") {
+        Some(rest) if rest.starts_with("3-") => Family::ClaudeLegacy,
+        Some(_) => Family::Claude,
+        None if bare.starts_with("amazon.nova-") => Family::Nova,
+        None => Family::Other,
+    }
+}
+
+/// Bedrock's wording for a field a model does not take.
+fn extraneous(key: &str) -> String {
+    format!(
+        "Malformed input request: #: extraneous key [{key}] is not permitted, please reformat your input and try again."
+    )
+}
+
+fn only_keys(value: &Value, allowed: &[&str]) -> Result<(), String> {
+    match value.as_object() {
+        Some(map) => match map.keys().find(|k| !allowed.contains(&k.as_str())) {
+            Some(key) => Err(extraneous(key)),
+            None => Ok(()),
+        },
+        None => Ok(()),
+    }
+}
+
+const BOTH_SAMPLING: &str = "The model returned the following errors: `temperature` and `top_p` cannot both be specified for this model. Please use only one.";
+
+/// What Bedrock refuses, by API and family.
+fn check_request(api: BedrockApi, model_id: &str, body: &Value) -> Result<(), String> {
+    let family = family(model_id);
+    match api {
+        BedrockApi::Converse => {
+            only_keys(
+                body,
+                &[
+                    "messages",
+                    "system",
+                    "inferenceConfig",
+                    "toolConfig",
+                    "guardrailConfig",
+                    "additionalModelRequestFields",
+                    "additionalModelResponseFieldPaths",
+                    "promptVariables",
+                    "requestMetadata",
+                    "performanceConfig",
+                ],
+            )?;
+            let inference = &body["inferenceConfig"];
+            only_keys(
+                inference,
+                &["maxTokens", "stopSequences", "temperature", "topP"],
+            )?;
+            if family == Family::Claude
+                && !inference["temperature"].is_null()
+                && !inference["topP"].is_null()
+            {
+                return Err(BOTH_SAMPLING.into());
+            }
+            let extra = &body["additionalModelRequestFields"];
+            match family {
+                Family::Claude | Family::ClaudeLegacy => {
+                    only_keys(extra, &["top_k", "anthropic_beta", "thinking"])
+                }
+                Family::Nova => {
+                    only_keys(extra, &["inferenceConfig"])?;
+                    only_keys(&extra["inferenceConfig"], &["topK", "reasoningConfig"])
+                }
+                Family::Other => match extra.as_object().and_then(|m| m.keys().next()) {
+                    Some(key) => Err(extraneous(key)),
+                    None => Ok(()),
+                },
+            }
+        }
+        BedrockApi::InvokeModel => match family {
+            Family::Claude | Family::ClaudeLegacy => {
+                only_keys(
+                    body,
+                    &[
+                        "anthropic_version",
+                        "anthropic_beta",
+                        "max_tokens",
+                        "system",
+                        "messages",
+                        "temperature",
+                        "top_p",
+                        "top_k",
+                        "stop_sequences",
+                        "tools",
+                        "tool_choice",
+                        "thinking",
+                    ],
+                )?;
+                if body["anthropic_version"] != "bedrock-2023-05-31" {
+                    return Err("Malformed input request: #: required key [anthropic_version] not found, or not bedrock-2023-05-31".into());
+                }
+                if family == Family::Claude
+                    && !body["temperature"].is_null()
+                    && !body["top_p"].is_null()
+                {
+                    return Err(BOTH_SAMPLING.into());
+                }
+                Ok(())
+            }
+            Family::Nova => {
+                only_keys(
+                    body,
+                    &[
+                        "schemaVersion",
+                        "system",
+                        "messages",
+                        "inferenceConfig",
+                        "toolConfig",
+                    ],
+                )?;
+                only_keys(
+                    &body["inferenceConfig"],
+                    &[
+                        "maxTokens",
+                        "temperature",
+                        "topP",
+                        "topK",
+                        "stopSequences",
+                        "reasoningConfig",
+                    ],
+                )
+            }
+            Family::Other => Err(format!(
+                "the stand-in knows no InvokeModel body for {model_id}"
+            )),
+        },
     }
 }
 

@@ -5,8 +5,7 @@ use trailguard_core::ask::{InferenceParams, PromptOptions, RepairPolicy, Respons
 
 use crate::policy::AskConfig;
 
-/// The guide's log model (Claude 3 Haiku).
-pub const DEFAULT_LOG_MODEL_ID: &str = "anthropic.claude-3-haiku-20240307-v1:0";
+pub use trailguard_core::ask::DEFAULT_LOG_MODEL_ID;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TriageConfig {

@@ -3,6 +3,14 @@
 //! cleaned before it reaches an alert ([`sanitize`]), and one repair call for an invalid answer
 //! ([`repair`]). The log-analysis and image prompts themselves live with their steps.
 
+/// The model that analyses logs unless configured: Claude Haiku 4.5 through the global
+/// cross-region inference profile (small and fast; current on Bedrock as of December 2026).
+pub const DEFAULT_LOG_MODEL_ID: &str = "global.anthropic.claude-haiku-4-5-20251001-v1:0";
+/// The vision model that looks for personal data in images unless configured: Claude Haiku 4.5
+/// (it reads images) through the global profile. `anthropic.claude-sonnet-4-6` reads harder
+/// images better at three times the price; infra/README.md compares them.
+pub const DEFAULT_IMAGE_MODEL_ID: &str = "global.anthropic.claude-haiku-4-5-20251001-v1:0";
+
 pub mod answer;
 pub mod prompt;
 pub mod repair;

@@ -19,8 +19,7 @@ use crate::input::ImageInput;
 use crate::limits::ImageLimits;
 use crate::verdict::PiiVerdict;
 
-/// The guide's image model (Claude 3.5 Sonnet v2).
-pub const DEFAULT_IMAGE_MODEL_ID: &str = "anthropic.claude-3-5-sonnet-20241022-v2:0";
+pub use trailguard_core::ask::DEFAULT_IMAGE_MODEL_ID;
 
 /// PII detection by a vision chat model.
 pub struct VisionPiiDetector {
