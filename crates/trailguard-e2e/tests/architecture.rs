@@ -17,6 +17,8 @@ const LAYERS: &[&[&str]] = &[
         "trailguard-events",
         "trailguard-core",
         "trailguard-testkit",
+        "trailguard-vision",
+        "trailguard-fetch",
     ],
     // The generic workflow engine.
     &["trailguard-asl"],
@@ -40,6 +42,8 @@ const GENERIC: &[(&str, &[&str])] = &[
     ("trailguard-asl", &["trailguard-jsonata"]),
     ("trailguard-sigma", &[]),
     ("trailguard-events", &[]),
+    ("trailguard-vision", &[]),
+    ("trailguard-fetch", &[]),
 ];
 
 fn workspace() -> PathBuf {
