@@ -1,32 +1,14 @@
 #!/usr/bin/env bash
 # Lints infra/template.yaml with cfn-lint (no errors, no warnings) and checkov (no failed check;
 # every skip is justified in the template's Metadata.checkov.skip), plus the GitHub workflows.
-# Uses the repo's .venv (created if missing, never recreated) and the pins in infra/requirements-lint.txt.
+# Uses .venv/lint (created if missing; pip only when a pin in infra/requirements-lint.txt is unmet),
+# set up by infra/tools.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-venv=.venv
-if [[ ! -x $venv/bin/python ]]; then
-  python3 -m venv "$venv"
-fi
-# pip is skipped when every pin is already satisfied (fast, and works offline once installed).
-if ! "$venv/bin/python" - infra/requirements-lint.txt <<'PY'
-import sys
-from importlib.metadata import version, PackageNotFoundError
-for line in open(sys.argv[1]):
-    line = line.split("#")[0].strip()
-    if not line:
-        continue
-    name, pinned = line.split("==")
-    try:
-        if version(name) != pinned:
-            sys.exit(1)
-    except PackageNotFoundError:
-        sys.exit(1)
-PY
-then
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r infra/requirements-lint.txt
-fi
+# shellcheck source=../infra/tools.sh
+source infra/tools.sh
+venv=$(tool_venv lint)
 
 echo "==> cfn-lint $("$venv/bin/cfn-lint" --version | awk '{print $2}') infra/template.yaml"
 "$venv/bin/cfn-lint" infra/template.yaml

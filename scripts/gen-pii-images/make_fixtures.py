@@ -41,6 +41,22 @@ def main():
     card(["Corner Cafe", "Coffee 2 x 4500", "Card: **** **** **** 1111", "Total: $9.00"],
          "synthetic_no_pii_receipt.png")
     open(p("truncated.png"), "wb").write(open(p("synthetic_card_rrn.png"), "rb").read()[:200])
+    odd_formats()
+
+
+def odd_formats():
+    """Formats the image crate sees less often: CMYK JPEG, animated WebP, a HEIC header."""
+    p = lambda name: os.path.join(OUT, name)  # noqa: E731
+    card = Image.open(p("synthetic_card_rrn.png")).convert("RGB")
+    # Adobe CMYK JPEG (as print workflows and some scanners write them).
+    card.convert("CMYK").save(p("synthetic_card_cmyk.jpg"), quality=90)
+    # Animated WebP: the card, then a blank frame (the detector reads the first frame).
+    blank = Image.new("RGB", card.size, (255, 255, 255))
+    card.save(p("animated_card_first.webp"), save_all=True, append_images=[blank],
+              duration=500, loop=0, lossless=True)
+    # The start of a HEIC file (ISO BMFF `ftyp` box, brand heic): not decodable here.
+    open(p("header_only.heic"), "wb").write(
+        struct.pack(">I", 24) + b"ftypheic" + struct.pack(">I", 0) + b"mif1heic")
 
 
 if __name__ == "__main__":

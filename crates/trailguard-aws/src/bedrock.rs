@@ -1,20 +1,23 @@
 //! `ChatModel` on Amazon Bedrock Runtime, over Converse (any model) or InvokeModel (Anthropic
-//! Messages body).
+//! Messages body); streamed over ConverseStream. A request's JSON schema is not sent (the
+//! callers validate every answer).
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use aws_sdk_bedrockruntime::error::ProvideErrorMetadata;
 use aws_sdk_bedrockruntime::types::{
-    ContentBlock as BedrockBlock, ConversationRole, ConverseOutput, ImageBlock, ImageFormat,
-    ImageSource, InferenceConfiguration, Message, SystemContentBlock,
+    ContentBlock as BedrockBlock, ContentBlockDelta, ConversationRole, ConverseOutput,
+    ConverseStreamOutput, ImageBlock, ImageFormat, ImageSource, InferenceConfiguration, Message,
+    SystemContentBlock,
 };
 use aws_smithy_types::{Blob, Document, Number};
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::json;
 use trailguard_core::ports::{
-    ChatMessage, ChatModel, ChatRequest, ChatResponse, ChatRole, ContentBlock, PortError,
-    PortErrorKind,
+    ChatMessage, ChatModel, ChatRequest, ChatResponse, ChatRole, ContentBlock, OnText, PortError,
+    PortErrorKind, StreamingChatModel,
 };
 
 use crate::error::{malformed, port_error_from_sdk};
@@ -296,8 +299,8 @@ impl BedrockChat {
         })
     }
 
-    async fn converse_api(&self, request: &ChatRequest) -> Result<ChatResponse, PortError> {
-        const OP: &str = "bedrock:Converse";
+    /// What Converse and ConverseStream both send.
+    fn converse_parts(&self, request: &ChatRequest) -> Result<ConverseParts, PortError> {
         let resolved = self.resolve(request)?;
         let messages = request
             .messages
@@ -309,20 +312,30 @@ impl BedrockChat {
             .set_temperature(resolved.sampling.temperature)
             .set_top_p(resolved.sampling.top_p)
             .build();
-        let mut call = self
+        Ok(ConverseParts {
+            model_id: resolved.model_id.to_string(),
+            messages,
+            inference,
+            system: request
+                .system
+                .as_ref()
+                .map(|system| SystemContentBlock::Text(system.clone())),
+            // Converse has no top_k field: each family takes it as its own additional field.
+            additional: additional_fields(resolved.family, resolved.sampling.top_k),
+        })
+    }
+
+    async fn converse_api(&self, request: &ChatRequest) -> Result<ChatResponse, PortError> {
+        const OP: &str = "bedrock:Converse";
+        let parts = self.converse_parts(request)?;
+        let output = self
             .client
             .converse()
-            .model_id(resolved.model_id)
-            .set_messages(Some(messages))
-            .inference_config(inference);
-        if let Some(system) = &request.system {
-            call = call.system(SystemContentBlock::Text(system.clone()));
-        }
-        // Converse has no top_k field: each family takes it as its own additional field.
-        if let Some(fields) = additional_fields(resolved.family, resolved.sampling.top_k) {
-            call = call.additional_model_request_fields(fields);
-        }
-        let output = call
+            .model_id(parts.model_id)
+            .set_messages(Some(parts.messages))
+            .inference_config(parts.inference)
+            .set_system(parts.system.map(|s| vec![s]))
+            .set_additional_model_request_fields(parts.additional)
             .send()
             .await
             .map_err(|error| port_error_from_sdk(OP, &error))?;
@@ -345,6 +358,76 @@ impl BedrockChat {
             input_tokens: usage.and_then(|u| u64::try_from(u.input_tokens()).ok()),
             output_tokens: usage.and_then(|u| u64::try_from(u.output_tokens()).ok()),
         })
+    }
+
+    async fn converse_stream_api(
+        &self,
+        request: &ChatRequest,
+        on_text: &mut OnText<'_>,
+    ) -> Result<ChatResponse, PortError> {
+        const OP: &str = "bedrock:ConverseStream";
+        let parts = self.converse_parts(request)?;
+        let mut output = self
+            .client
+            .converse_stream()
+            .model_id(parts.model_id)
+            .set_messages(Some(parts.messages))
+            .inference_config(parts.inference)
+            .set_system(parts.system.map(|s| vec![s]))
+            .set_additional_model_request_fields(parts.additional)
+            .send()
+            .await
+            .map_err(|error| port_error_from_sdk(OP, &error))?;
+        let mut answer = ChatResponse::default();
+        loop {
+            let event = output.stream.recv().await.map_err(|error| {
+                // Errors inside the stream (throttling, model stream errors) carry their code.
+                let code = error.as_service_error().and_then(|e| e.code());
+                let kind = code
+                    .and_then(crate::error::classify_error_code)
+                    .unwrap_or(PortErrorKind::Unavailable);
+                let port_error = PortError::new(
+                    kind,
+                    format!(
+                        "{OP} failed while streaming: {}",
+                        aws_smithy_types::error::display::DisplayErrorContext(&error)
+                    ),
+                );
+                match code {
+                    Some(code) => port_error.with_code(code),
+                    None => port_error,
+                }
+            })?;
+            match event {
+                None => break,
+                Some(ConverseStreamOutput::ContentBlockDelta(delta)) => {
+                    if let Some(ContentBlockDelta::Text(text)) = delta.delta() {
+                        if !text.is_empty() {
+                            on_text(text);
+                            answer.text.push_str(text);
+                        }
+                    }
+                }
+                Some(ConverseStreamOutput::MessageStop(stop)) => {
+                    answer.stop_reason = Some(stop.stop_reason().as_str().to_owned());
+                }
+                Some(ConverseStreamOutput::Metadata(metadata)) => {
+                    if let Some(usage) = metadata.usage() {
+                        answer.input_tokens = u64::try_from(usage.input_tokens()).ok();
+                        answer.output_tokens = u64::try_from(usage.output_tokens()).ok();
+                    }
+                }
+                // Message and block starts and stops carry no text.
+                Some(_) => {}
+            }
+        }
+        if answer.stop_reason.is_none() {
+            return Err(malformed(
+                OP,
+                "the stream ended without a messageStop event",
+            ));
+        }
+        Ok(answer)
     }
 
     async fn invoke_model_api(&self, request: &ChatRequest) -> Result<ChatResponse, PortError> {
@@ -597,12 +680,41 @@ struct AnthropicUsage {
     output_tokens: Option<u64>,
 }
 
+/// The request parts Converse and ConverseStream share.
+struct ConverseParts {
+    model_id: String,
+    messages: Vec<Message>,
+    inference: InferenceConfiguration,
+    system: Option<SystemContentBlock>,
+    additional: Option<Document>,
+}
+
 #[async_trait]
 impl ChatModel for BedrockChat {
     async fn converse(&self, request: &ChatRequest) -> Result<ChatResponse, PortError> {
         match self.config.api {
             BedrockApi::Converse => self.converse_api(request).await,
             BedrockApi::InvokeModel => self.invoke_model_api(request).await,
+        }
+    }
+}
+
+/// Converse: ConverseStream, text deltas as they come. InvokeModel: the whole answer as one
+/// piece (its streaming twin, InvokeModelWithResponseStream, is not used).
+#[async_trait]
+impl StreamingChatModel for BedrockChat {
+    async fn converse_stream(
+        &self,
+        request: &ChatRequest,
+        on_text: &mut OnText<'_>,
+    ) -> Result<ChatResponse, PortError> {
+        match self.config.api {
+            BedrockApi::Converse => self.converse_stream_api(request, on_text).await,
+            BedrockApi::InvokeModel => {
+                let answer = self.invoke_model_api(request).await?;
+                on_text(&answer.text);
+                Ok(answer)
+            }
         }
     }
 }

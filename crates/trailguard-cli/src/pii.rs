@@ -6,7 +6,7 @@ mod inputs;
 
 pub use bench::{bench, BenchPiiArgs};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use inputs::{declared_media_type, Input};
@@ -17,10 +17,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use trailguard_core::media::sniff;
+use trailguard_pii::offline::parse_kinds;
 use trailguard_pii::offline::redact::{encode_png, redact};
 use trailguard_pii::{
-    load_config, EntityType, ImageInput, InputError, OfflineConfig, OfflinePiiDetector,
-    PiiDetectError,
+    load_config, Engine, EntityType, ImageInput, InputError, OfflineConfig, OfflinePiiDetector,
+    PiiDetectError, Sensitivity,
 };
 
 #[derive(Args, Debug)]
@@ -29,34 +30,56 @@ pub struct PiiArgs {
     /// tiff) or `-` (a list of paths on stdin, one per line).
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<PathBuf>,
-    /// Detector configuration (TOML, or JSON when named *.json): `[policy]` entity_types,
-    /// min_confidence, faces_are_pii; languages, limits. Flags below override it.
+    /// Detector configuration (TOML, or JSON when named *.json): `engine`, `models_dir`,
+    /// `threads`, `[policy]` sensitivity, allow, entity_types, min_confidence, faces_are_pii;
+    /// languages, limits. Flags below override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Entity types that count towards the verdict, comma-separated (default: every type but
-    /// FACE). Others are still reported, with `counted: false`.
+    /// `strict`: any PII cue makes an image PII (a document title alone, a weak face, a 16-digit
+    /// number failing Luhn); `balanced` (default): cues count from their confidence thresholds.
+    #[arg(long, value_name = "strict|balanced")]
+    pub sensitivity: Option<String>,
+    /// Kinds that never make an image PII on their own, comma-separated, e.g. `PHONE_NUMBER` to
+    /// keep images whose only personal data is a (company) phone number, or `FACE` to keep
+    /// photos of people. Still reported, with `counted: false`. ID_DOCUMENT and MRZ cannot be
+    /// allowed.
+    #[arg(long, value_delimiter = ',', value_name = "KIND,...")]
+    pub allow: Option<Vec<String>>,
+    /// Entity types that count towards the verdict, comma-separated (default: every type; FACE
+    /// counts unless allowed). Others are still reported, with `counted: false`.
     #[arg(long, value_delimiter = ',', value_name = "TYPE,...")]
     pub types: Option<Vec<String>>,
-    /// Minimum confidence (0 to 1) for an entity to count (default 0.5).
+    /// Minimum confidence (0 to 1) for an entity to count (default 0.5; faces 0.75).
     #[arg(long, value_name = "0..1")]
     pub min_confidence: Option<f32>,
-    /// A detected face alone makes an image PII (runs the Haar-cascade face detector).
+    /// `onnx`: PP-OCRv4 text and BlazeFace faces (models from `trailguard model fetch
+    /// pp-ocr-v4 blazeface onnxruntime`); `tesseract`: Tesseract and Haar cascades, the older
+    /// detector; `auto` (default): onnx when its models are found.
+    #[arg(long, value_name = "auto|onnx|tesseract")]
+    pub engine: Option<String>,
+    /// Directory holding the ONNX models and libonnxruntime.so (default: the model cache,
+    /// TRAILGUARD_CACHE or ~/.cache/trailguard, under models/).
+    #[arg(long = "models", value_name = "DIR")]
+    pub models_dir: Option<PathBuf>,
+    /// Threads per ONNX inference (default 1).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Read every text line even after the first counted evidence (the verdict is the same; the
+    /// evidence list is complete). On with --redact.
     #[arg(long)]
-    pub faces: bool,
-    /// Run the face detector and report faces without counting them.
-    #[arg(long)]
-    pub detect_faces: bool,
-    /// OpenCV Haar cascade XML for faces (default: TRAILGUARD_FACE_CASCADE, else Debian
-    /// opencv-data's haarcascade_frontalface_alt2.xml).
+    pub all_evidence: bool,
+    /// OpenCV Haar cascade XML for faces with `--engine tesseract` (default:
+    /// TRAILGUARD_FACE_CASCADE, else Debian opencv-data's haarcascade_frontalface_alt2.xml).
     #[arg(long, value_name = "FILE")]
     pub face_cascade: Option<PathBuf>,
-    /// OCR languages joined by `+`, e.g. `eng` or `eng+kor` (default eng+kor).
+    /// Tesseract languages joined by `+`, e.g. `eng` or `eng+kor` (default eng+kor; with the
+    /// ONNX engines, `kor` makes Tesseract re-read the lines that look Korean).
     #[arg(long = "lang", value_name = "LANGS")]
     pub languages: Option<String>,
     /// Directory holding the *.traineddata files (default: TESSDATA_PREFIX, else Debian's).
     #[arg(long, value_name = "DIR")]
     pub tessdata: Option<PathBuf>,
-    /// Write a redacted copy (every entity box filled black, PNG) of each image with PII to DIR.
+    /// Write a redacted copy (every evidence box filled black, PNG) of each image with PII to DIR.
     #[arg(long, value_name = "DIR")]
     pub redact: Option<PathBuf>,
     /// Refuse files larger than this many bytes (default 50 MiB).
@@ -65,15 +88,14 @@ pub struct PiiArgs {
     /// Refuse images whose header declares more pixels than this (default 50 million).
     #[arg(long, value_name = "PIXELS")]
     pub max_pixels: Option<u64>,
-    /// One OCR pass only: faster, but misses some fields on cards and photos.
+    /// `--engine tesseract`: one OCR pass only: faster, but misses some fields on cards and photos.
     #[arg(long)]
     pub fast: bool,
-    /// Images checked in parallel; each worker loads its own OCR engine (30 to 100 MB more).
+    /// Images checked in parallel; each worker loads its own engines (ONNX: about 300 MB more).
     /// Default: the number of cores, at most 4.
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
-    /// Add OCR passes and per-stage milliseconds (decode+preprocess, OCR 1, OCR 2, faces) to
-    /// each line.
+    /// Add OCR passes and per-stage milliseconds (decode, faces, ocr) to each line.
     #[arg(long)]
     pub timings: bool,
 }
@@ -86,9 +108,10 @@ fn detector_config(args: &PiiArgs) -> Result<OfflineConfig> {
     };
     if let Some(types) = &args.types {
         let mut counted = std::collections::BTreeSet::new();
+        let mut faces = false;
         for name in types.iter().filter(|t| !t.trim().is_empty()) {
             match EntityType::parse(name) {
-                Some(EntityType::Face) => config.policy.faces_are_pii = true,
+                Some(EntityType::Face) => faces = true,
                 Some(t) => {
                     counted.insert(t);
                 }
@@ -102,6 +125,14 @@ fn detector_config(args: &PiiArgs) -> Result<OfflineConfig> {
             }
         }
         config.policy.entity_types = counted;
+        config.policy.faces_are_pii = faces;
+    }
+    if let Some(allow) = &args.allow {
+        config.policy.allow = parse_kinds(&allow.join(",")).map_err(|e| anyhow!("--allow: {e}"))?;
+    }
+    if let Some(name) = &args.sensitivity {
+        config.policy.sensitivity = Sensitivity::parse(name)
+            .ok_or_else(|| anyhow!("--sensitivity: {name:?}: expected strict or balanced"))?;
     }
     if let Some(min) = args.min_confidence {
         if !(0.0..=1.0).contains(&min) {
@@ -109,8 +140,22 @@ fn detector_config(args: &PiiArgs) -> Result<OfflineConfig> {
         }
         config.policy.min_confidence = min;
     }
-    config.policy.faces_are_pii |= args.faces;
-    config.detect_faces |= args.detect_faces;
+    if let Some(name) = &args.engine {
+        config.engine = Engine::parse(name)
+            .ok_or_else(|| anyhow!("--engine: {name:?}: expected auto, onnx or tesseract"))?;
+    }
+    if let Some(dir) = &args.models_dir {
+        config.models_dir = Some(dir.clone());
+    }
+    if let Some(threads) = args.threads {
+        if !(1..=64).contains(&threads) {
+            bail!("--threads must be between 1 and 64, got {threads}");
+        }
+        config.threads = threads;
+    }
+    if args.all_evidence || args.redact.is_some() {
+        config.early_stop = false;
+    }
     if let Some(path) = &args.face_cascade {
         config.face_cascade = Some(path.clone());
     }
@@ -129,6 +174,7 @@ fn detector_config(args: &PiiArgs) -> Result<OfflineConfig> {
     if args.fast {
         config.second_pass = false;
     }
+    config.policy.validate().map_err(anyhow::Error::msg)?;
     Ok(config)
 }
 
@@ -236,12 +282,8 @@ fn check(
         line.insert("media_type_declared".into(), json!(declared));
     }
     if timings {
-        let [decode, first, second, faces] = analysis.stage_ms;
         line.insert("ocr_passes".into(), json!(analysis.passes));
-        line.insert(
-            "stage_ms".into(),
-            json!({"decode_preprocess": decode, "ocr_first": first, "ocr_second": second, "faces": faces}),
-        );
+        line.insert("stage_ms".into(), json!(analysis.stage_ms));
     }
     let mut outcome = if verdict.pii_detected {
         Outcome::Pii
@@ -283,7 +325,7 @@ pub fn run(args: PiiArgs) -> Result<i32> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating the redaction directory {}", dir.display()))?;
     }
-    // Fails fast (exit 1) when OCR data or the face cascade is missing.
+    // Fails fast (exit 1) when models, OCR data or the face cascade are missing.
     let first = OfflinePiiDetector::new(config.clone())?;
     let names = inputs::redacted_names(&inputs);
     let jobs = args

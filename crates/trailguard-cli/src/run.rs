@@ -30,6 +30,9 @@ pub enum ModelKind {
     Deterministic,
     /// An OpenAI-compatible server (Ollama, vLLM, llama.cpp server): --model-url, --model-id.
     Openai,
+    /// A GGUF model in this process: --model-id NAME|FILE.gguf, else the best one fetched
+    /// (`trailguard model fetch`); none fetched: the rules, with a note.
+    Local,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -79,9 +82,13 @@ pub struct RunArgs {
     /// Base URL of the OpenAI-compatible server, up to /v1 (implies --model openai).
     #[arg(long, value_name = "URL")]
     pub model_url: Option<String>,
-    /// Model name on that server.
+    /// Model name on that server; with --model local a fetched model's name (smollm2-135m,
+    /// qwen2.5-1.5b, ...) or a .gguf file.
     #[arg(long, value_name = "ID")]
     pub model_id: Option<String>,
+    /// CPU threads of --model local (default: all cores; 1 on a busy machine, see README).
+    #[arg(long, value_name = "N")]
+    pub model_threads: Option<u32>,
     /// Environment variable holding the server's API key.
     #[arg(long, value_name = "VAR")]
     pub model_api_key_env: Option<String>,
@@ -100,6 +107,9 @@ pub struct RunArgs {
     /// Largest single record accepted, in bytes; larger ones are reported and skipped.
     #[arg(long, default_value_t = 8 * 1024 * 1024)]
     pub max_record_bytes: usize,
+    /// Also add each analysed event and its workflow outcome to this knowledge base.
+    #[arg(long = "kb", value_name = "DIR")]
+    pub kb: Option<PathBuf>,
 }
 
 /// A loaded workflow.
@@ -153,6 +163,32 @@ fn smtp_config(text: &str) -> anyhow::Result<AdapterConfig> {
     })
 }
 
+/// `kind = "local"` for `--model local [--model-id NAME|FILE] [--model-threads N]`.
+pub fn local_config(model_id: Option<&str>, threads: Option<u32>) -> AdapterConfig {
+    let mut config = AdapterConfig::new("local");
+    match trailguard_local_model::ModelChoice::from_setting(model_id.unwrap_or("")) {
+        trailguard_local_model::ModelChoice::Default => {}
+        trailguard_local_model::ModelChoice::Name(name) => config = config.with("name", &name),
+        trailguard_local_model::ModelChoice::Path(path) => {
+            config = config.with("path", &path.to_string_lossy())
+        }
+    }
+    if let Some(threads) = threads {
+        config
+            .options
+            .insert("threads".into(), toml::Value::Integer(i64::from(threads)));
+    }
+    config
+}
+
+/// No model named by flags or bindings: the best fetched local model, which
+/// [`crate::local::resolve_bindings`] turns into the rules (said once) when none is fetched.
+pub fn default_to_local(config: &mut trailguard_runner::BindingsConfig) {
+    if config.model.is_none() {
+        config.model = Some(AdapterConfig::new("local"));
+    }
+}
+
 fn with_option(kind: &str, pairs: &[(&str, &str)]) -> AdapterConfig {
     pairs
         .iter()
@@ -199,8 +235,17 @@ impl Job {
         if let Some(root) = &args.bucket_root {
             config.storage = Some(with_option("dir", &[("root", &root.to_string_lossy())]));
         }
+        if args.model_threads.is_some() && args.model != Some(ModelKind::Local) {
+            bail!("--model-threads is for --model local");
+        }
         let model = match (args.model, &args.model_url) {
             (Some(ModelKind::Deterministic), _) => Some(AdapterConfig::new("deterministic")),
+            (Some(ModelKind::Local), Some(_)) => {
+                bail!("--model-url is for --model openai; --model local runs in this process")
+            }
+            (Some(ModelKind::Local), None) => {
+                Some(local_config(args.model_id.as_deref(), args.model_threads))
+            }
             (Some(ModelKind::Openai), None) => {
                 bail!("--model openai needs --model-url (e.g. http://127.0.0.1:11434/v1)")
             }
@@ -225,6 +270,8 @@ impl Job {
         if model.is_some() {
             config.model = model;
         }
+        default_to_local(&mut config);
+        crate::local::resolve_bindings(&mut config)?;
 
         for (key, handler) in [
             ("AnalysisFunctionArn", ANALYSIS_HANDLER),
@@ -405,6 +452,9 @@ pub fn json_object(file: &str, index: u64, report: &ExecutionReport) -> Value {
             .filter_map(|hit| hit.get("rule_id"))
             .collect();
         object.insert("rule_ids".into(), json!(rule_ids));
+        if let Some(model) = analysis.get("model") {
+            object.insert("model".into(), model.clone());
+        }
     }
     object.insert("action".into(), json!(report.action));
     if let Some(target) = &report.deleted {
@@ -446,6 +496,8 @@ pub struct Output<'a> {
     pub out: &'a mut dyn Write,
     pub json: bool,
     pub progress: bool,
+    /// The knowledge base the executions are recorded in (`--kb`).
+    pub kb: Option<&'a mut crate::kb::RunRecorder>,
 }
 
 /// One input record on its way to the output, in input order.
@@ -534,7 +586,12 @@ where
                     result,
                 } => {
                     let report = match result {
-                        Ok(run) => run.report,
+                        Ok(run) => {
+                            if let Some(kb) = output.kb.as_deref_mut() {
+                                kb.record(&file, index, &run)?;
+                            }
+                            run.report
+                        }
                         Err(join_error) => failed_to_run(&join_error),
                     };
                     tally.add(&report);
@@ -578,6 +635,9 @@ where
                             // Correlation sees the events in input order, whatever the
                             // concurrency of the executions that follow.
                             job.workflow.correlate_in_order(&raw.json);
+                            if let Some(kb) = output.kb.as_deref_mut() {
+                                kb.remember(&raw.origin.file, raw.origin.index, &input);
+                            }
                             let workflow = job.workflow.clone();
                             let done = done_tx.clone();
                             let name = format!("event-{seq}");
@@ -634,15 +694,6 @@ where
     Ok(tally)
 }
 
-/// Builds the async runtime the runner uses.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
 fn describe_destinations(job: &Job) -> Vec<String> {
     let mut lines = Vec::new();
     let info = job.workflow.info();
@@ -678,15 +729,23 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         ..ReadOptions::default()
     };
     let inputs = trailguard_events::read_inputs(&args.events, &options);
-    let runtime = runtime()?;
+    let runtime = crate::rt::runtime()?;
     let started = Instant::now();
     let mut stdout = std::io::stdout();
+    let mut recorder = match &args.kb {
+        Some(dir) => Some(crate::kb::RunRecorder::open(dir)?),
+        None => None,
+    };
     let mut output = Output {
         out: &mut stdout,
         json: args.json,
         progress: true,
+        kb: recorder.as_mut(),
     };
     let tally = runtime.block_on(run_inputs(&job, inputs, args.concurrency, &mut output))?;
+    if let Some(recorder) = recorder {
+        recorder.finish()?;
+    }
     eprintln!("{}", tally.summary(started.elapsed()));
     for line in describe_destinations(&job) {
         eprintln!("{line}");
@@ -776,8 +835,9 @@ pub fn demo_workflow(
             out: &mut *out,
             json: false,
             progress: false,
+            kb: None,
         };
-        runtime()?.block_on(run_inputs(&job, inputs, 4, &mut output))?
+        crate::rt::runtime()?.block_on(run_inputs(&job, inputs, 4, &mut output))?
     };
     writeln!(out, "\n{}", tally.summary(started.elapsed()))?;
     writeln!(out, "\nBucket directory {}:", bucket_root.display())?;

@@ -164,7 +164,9 @@ fn read_input(input: &str) -> anyhow::Result<Value> {
 }
 
 async fn run_definition(args: RunArgs) -> anyhow::Result<i32> {
-    let config = bindings::load(args.bindings.as_deref())?;
+    let mut config = bindings::load(args.bindings.as_deref())?;
+    crate::run::default_to_local(&mut config);
+    crate::local::resolve_bindings(&mut config)?;
     let mut substitutions = config.substitutions.clone();
     bindings::apply_sub_args(&mut substitutions, &args.substitutions)?;
     let label = args.definition.display().to_string();

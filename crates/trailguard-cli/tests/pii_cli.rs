@@ -148,7 +148,13 @@ fn mixed_batch_reports_every_image_and_exits_two() {
 #[test]
 fn clean_batch_exits_zero() {
     let output = run(
-        &["pii", "--timings", &fixture("synthetic_no_pii_receipt.png")],
+        &[
+            "pii",
+            "--engine",
+            "tesseract",
+            "--timings",
+            &fixture("synthetic_no_pii_receipt.png"),
+        ],
         None,
     );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -160,9 +166,9 @@ fn clean_batch_exits_zero() {
         "{}",
         lines[0]
     );
-    // No counted entity after the first pass: the sparse-text second pass ran.
+    // Tesseract engine: no counted entity after the first pass, so the sparse-text second pass ran.
     assert_eq!(lines[0]["ocr_passes"], 2, "{}", lines[0]);
-    assert!(lines[0]["stage_ms"]["ocr_first"].as_u64().unwrap() > 0);
+    assert!(lines[0]["stage_ms"]["ocr"].as_u64().unwrap() > 0);
 }
 
 #[test]
@@ -240,7 +246,7 @@ fn policy_from_flags_and_config_file() {
         line["reason"]
             .as_str()
             .unwrap()
-            .contains("below min confidence"),
+            .contains("below their minimum confidence"),
         "{line}"
     );
 }
@@ -279,7 +285,8 @@ fn usage_errors_are_fatal_with_clear_messages() {
     let output = run(
         &[
             "pii",
-            "--faces",
+            "--engine",
+            "tesseract",
             "--face-cascade",
             "/nonexistent/cascade.xml",
             &fixture("empty.png"),

@@ -71,8 +71,23 @@ impl Workspace {
             .map(|line| serde_json::from_str(line).expect("each alert line is JSON"))
             .collect()
     }
+    /// The binary. `run` uses the best fetched model unless told otherwise; these tests are
+    /// about the workflow, so they ask for the rules (`--model deterministic` or bindings).
+    fn command(&self) -> Command {
+        Command::new(BIN)
+    }
+    /// The binary with an empty model cache (no local model fetched).
+    fn command_without_models(&self) -> Command {
+        let mut command = Command::new(BIN);
+        command.env("TRAILGUARD_CACHE", self.path("no-models"));
+        command
+    }
     /// `trailguard run` with this workspace's bucket root and alert file.
     fn run(&self, extra: &[&str]) -> Output {
+        self.run_with(self.command(), extra)
+    }
+    /// As [`Workspace::run`] with the caller's command (its environment, its model cache).
+    fn run_with(&self, mut command: Command, extra: &[&str]) -> Output {
         let mut args = vec![
             "run".to_string(),
             "--bucket-root".into(),
@@ -80,8 +95,14 @@ impl Workspace {
             "--alerts".into(),
             self.path("alerts.jsonl").display().to_string(),
         ];
+        if !extra
+            .iter()
+            .any(|a| ["--model", "--model-url", "--bindings"].contains(a))
+        {
+            args.extend(["--model".to_string(), "deterministic".to_string()]);
+        }
         args.extend(extra.iter().map(|s| s.to_string()));
-        Command::new(BIN)
+        command
             .args(&args)
             .current_dir(self.dir.path())
             .output()
@@ -272,8 +293,9 @@ fn events_come_from_stdin_and_gzip_too() {
         .write_all(format!("{}\n", demo_line(3)).as_bytes())
         .unwrap();
     encoder.finish().unwrap();
-    let mut child = Command::new(BIN)
-        .args(["run", "--json", "--alerts"])
+    let mut child = ws
+        .command()
+        .args(["run", "--json", "--model", "deterministic", "--alerts"])
         .arg(ws.path("alerts.jsonl"))
         .arg("--bucket-root")
         .arg(ws.buckets())
@@ -316,7 +338,7 @@ fn guide_bindings(ws: &Workspace, model: &str) -> PathBuf {
 }
 
 fn run_guide(ws: &Workspace, bindings: &Path, events: &Path) -> Output {
-    Command::new(BIN)
+    ws.command()
         .arg("run")
         .arg("--json")
         .arg("--definition")
@@ -501,7 +523,7 @@ fn sfn_run_gets_the_in_process_handlers_too() {
     std::fs::write(
         &bindings,
         format!(
-            "[lambda.logs]\nhandler = \"trailguard-analysis\"\n[lambda.pii]\nhandler = \"trailguard-pii\"\n\
+            "[model]\nkind = \"deterministic\"\n[lambda.logs]\nhandler = \"trailguard-analysis\"\n[lambda.pii]\nhandler = \"trailguard-pii\"\n\
              [notifier]\nkind = \"jsonl\"\npath = {:?}\n[storage]\nkind = \"memory\"\n\
              [substitutions]\nAnalysisFunctionArn = \"logs\"\nPiiFunctionArn = \"pii\"\n\
              AlertTopicArn = \"arn:aws:sns:us-east-1:123456789012:alerts\"\nPiiAction = \"delete\"\nQuarantineBucketName = \"\"\n",
@@ -510,7 +532,8 @@ fn sfn_run_gets_the_in_process_handlers_too() {
     )
     .unwrap();
     let input = ws.events("event.json", &[demo_line(2)]);
-    let output = Command::new(BIN)
+    let output = ws
+        .command_without_models()
         .args(["sfn", "run"])
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -695,8 +718,9 @@ fn alerts_can_be_mailed_or_posted_and_a_local_copy_stays() {
 fn a_streamed_event_is_reported_before_the_next_one_arrives() {
     use std::io::{BufRead, Write};
     let ws = Workspace::new();
-    let mut child = Command::new(BIN)
-        .args(["run", "--alerts"])
+    let mut child = ws
+        .command()
+        .args(["run", "--model", "deterministic", "--alerts"])
         .arg(ws.path("alerts.jsonl"))
         .arg("--bucket-root")
         .arg(ws.buckets())
@@ -875,4 +899,181 @@ fn only_alerts_at_the_minimum_level_or_above_are_posted() {
         Some(0),
         "--min-level needs --smtp or --webhook"
     );
+}
+
+fn under_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
+}
+
+/// Whether SmolLM2-135M is fetched; under CI (scripts/test.sh fetches it) a missing model fails
+/// the test instead of skipping it.
+fn smollm2_fetched() -> bool {
+    let cache = trailguard_fetch::Cache::from_env(None).unwrap();
+    let choice = trailguard_local_model::ModelChoice::Name("smollm2-135m".into());
+    match trailguard_local_model::select(&cache, &choice) {
+        Ok(_) => true,
+        Err(error) if under_ci() => panic!("the SmolLM2 test model is missing: {error}"),
+        Err(error) => {
+            eprintln!("\n*** SKIPPED: {error} ***\n");
+            false
+        }
+    }
+}
+
+/// The CI must-show: the real in-process model (SmolLM2-135M, 1 thread, llama.cpp optimised
+/// even in the debug profile) answers for every event, its answers are schema-valid (validated
+/// or repaired), and the run completes with the rules' level as a floor.
+#[test]
+fn run_completes_with_the_in_process_model_for_a_handful_of_events() {
+    if !smollm2_fetched() {
+        return;
+    }
+    // StopLogging, public bucket policy, root login (high); PDF upload, GetObject (low).
+    let lines: Vec<String> = [2, 3, 4, 1, 5].into_iter().map(demo_line).collect();
+    let rules_ws = Workspace::new();
+    let events = rules_ws.events("events.jsonl", &lines);
+    let events = events.to_str().unwrap();
+    let rules = rules_ws.run(&["--json", "--model", "deterministic", events]);
+    assert_eq!(rules.status.code(), Some(0), "{}", stderr(&rules));
+    let floors = json_lines(&rules);
+
+    let ws = Workspace::new();
+    let mut command = Command::new(BIN);
+    // One thread with a passive OpenMP wait: the CI machine is shared (see README).
+    command.env("OMP_WAIT_POLICY", "PASSIVE");
+    let output = ws.run_with(
+        command,
+        &[
+            "--json",
+            "--model",
+            "local",
+            "--model-id",
+            "smollm2-135m",
+            "--model-threads",
+            "1",
+            "--model-policy",
+            "always",
+            events,
+        ],
+    );
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    assert!(!err.contains("deterministic rules only"), "{err}");
+    let records = json_lines(&output);
+    assert_eq!(records.len(), lines.len(), "{err}");
+    let order = |level: &Value| ["low", "medium", "high"].iter().position(|l| level == l);
+    let mut valid = 0;
+    for (record, floor) in records.iter().zip(&floors) {
+        assert_eq!(record["status"], "SUCCEEDED", "{record}");
+        let model = &record["model"];
+        assert_eq!(model["model_id"], "local:smollm2-135m", "{record}");
+        assert!(model["calls"].as_u64().unwrap() >= 1, "asked: {record}");
+        assert_eq!(
+            model["rule_threat_level"], floor["threat_level"],
+            "{record}"
+        );
+        assert!(
+            order(&record["threat_level"]) >= order(&floor["threat_level"]),
+            "never below the rules: {record} vs {floor}"
+        );
+        let status = model["status"].as_str().unwrap();
+        assert!(
+            ["accepted", "repaired", "fallback"].contains(&status),
+            "{record}"
+        );
+        if status != "fallback" {
+            valid += 1;
+        }
+    }
+    // Schema-constrained decoding with bounded strings: the small model's answers parse and
+    // validate (or are repaired); a fallback on every event would mean the path is broken.
+    assert!(
+        valid * 2 > records.len(),
+        "{valid} of {} valid: {records:?}",
+        records.len()
+    );
+    let alerts = ws.alerts();
+    assert_eq!(alerts.len(), lines.len());
+    for alert in &alerts {
+        let details = trailguard_runner::alert_details(alert["message"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            details["model"]["model_id"], "local:smollm2-135m",
+            "{details}"
+        );
+        assert!(
+            !details["summarize"]
+                .as_str()
+                .unwrap_or("")
+                .trim()
+                .is_empty(),
+            "{details}"
+        );
+    }
+}
+
+/// No fetched model: `run` and `sfn run` analyse with the rules and say so once, not per event.
+#[test]
+fn without_a_fetched_model_run_falls_back_to_the_rules_and_says_so_once() {
+    let ws = Workspace::new();
+    let lines: Vec<String> = [1, 2, 3].into_iter().map(demo_line).collect();
+    let events = ws.events("events.jsonl", &lines);
+    // No --model flag (run_with would add `--model deterministic`): the default path.
+    let output = ws
+        .command_without_models()
+        .arg("run")
+        .arg("--bucket-root")
+        .arg(ws.buckets())
+        .arg("--alerts")
+        .arg(ws.path("alerts.jsonl"))
+        .args(["--json", events.to_str().unwrap()])
+        .current_dir(ws.dir.path())
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    assert_eq!(
+        err.matches("no local model is fetched").count(),
+        1,
+        "said once: {err}"
+    );
+    assert!(err.contains("deterministic rules only"), "{err}");
+    let records = json_lines(&output);
+    assert_eq!(records.len(), 3);
+    let levels: Vec<&str> = records
+        .iter()
+        .map(|r| r["threat_level"].as_str().unwrap())
+        .collect();
+    assert_eq!(levels, ["low", "high", "high"]);
+
+    let bindings = ws.path("sfn.toml");
+    std::fs::write(
+        &bindings,
+        format!(
+            "[lambda.logs]\nhandler = \"trailguard-analysis\"\n[lambda.pii]\nhandler = \"trailguard-pii\"\n\
+             [notifier]\nkind = \"jsonl\"\npath = {:?}\n[storage]\nkind = \"memory\"\n\
+             [substitutions]\nAnalysisFunctionArn = \"logs\"\nPiiFunctionArn = \"pii\"\n\
+             AlertTopicArn = \"arn:aws:sns:us-east-1:123456789012:alerts\"\nPiiAction = \"delete\"\nQuarantineBucketName = \"\"\n",
+            ws.path("sfn-alerts.jsonl").display().to_string()
+        ),
+    )
+    .unwrap();
+    let input = ws.events("event.json", &[demo_line(2)]);
+    let output = ws
+        .command_without_models()
+        .args(["sfn", "run"])
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../statemachine/security-audit.asl.json"
+        ))
+        .arg("--bindings")
+        .arg(&bindings)
+        .arg("--input")
+        .arg(format!("@{}", input.display()))
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    assert_eq!(err.matches("no local model is fetched").count(), 1, "{err}");
+    let result: Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(result["path"], "threat-high", "{result}");
 }

@@ -114,7 +114,16 @@ fn analyze(corpus: &Path, count: usize) -> Vec<Verdict> {
 
 fn run(corpus: &Path, dir: &Path, count: usize) -> Vec<Verdict> {
     let output = Command::new(BIN)
-        .args(["run", "--json", "--concurrency", "4", "--bucket-root"])
+        // The rules' verdicts: `run` would otherwise use a fetched local model.
+        .args([
+            "run",
+            "--json",
+            "--model",
+            "deterministic",
+            "--concurrency",
+            "4",
+        ])
+        .arg("--bucket-root")
         .arg(dir.join("buckets"))
         .arg("--alerts")
         .arg(dir.join("alerts.jsonl"))

@@ -19,13 +19,20 @@ const LAYERS: &[&[&str]] = &[
         "trailguard-testkit",
         "trailguard-vision",
         "trailguard-fetch",
+        "trailguard-gguf",
+        "trailguard-embed",
     ],
     // The generic workflow engine.
     &["trailguard-asl"],
     // Domain logic over the core ports.
-    &["trailguard-triage", "trailguard-pii"],
+    &["trailguard-triage", "trailguard-pii", "trailguard-kb"],
     // Adapters behind the ports.
-    &["trailguard-aws", "trailguard-local"],
+    &[
+        "trailguard-aws",
+        "trailguard-local",
+        "trailguard-local-model",
+        "trailguard-kb-index",
+    ],
     // Binding the workflow's resources to handlers and adapters.
     &["trailguard-runner"],
     // What AWS runs, and its start-up benchmark.
@@ -44,6 +51,8 @@ const GENERIC: &[(&str, &[&str])] = &[
     ("trailguard-events", &[]),
     ("trailguard-vision", &[]),
     ("trailguard-fetch", &[]),
+    ("trailguard-gguf", &[]),
+    ("trailguard-embed", &[]),
 ];
 
 fn workspace() -> PathBuf {

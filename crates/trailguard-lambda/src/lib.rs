@@ -1,8 +1,12 @@
-//! TrailGuard's Lambda functions: the log analysis ([`log_analysis`]) and the image PII check
-//! ([`pii`]). Each binary's `main` sets up JSON logs and calls `serve`, which builds the clients
-//! once per container and hands every event to the same handler the local runner uses.
+//! TrailGuard's Lambda functions: the log analysis ([`log_analysis`]), the image PII check
+//! ([`pii`]), the knowledge-base sync ([`kb_sync`]) and the knowledge-base chat ([`chat`]). Each
+//! binary's `main` sets up JSON logs and calls `serve`, which builds the clients once per
+//! container and hands every event to its handler (the first two: the same handlers the local
+//! runner uses).
 
+pub mod chat;
 pub mod clients;
+pub mod kb_sync;
 pub mod log_analysis;
 pub mod pii;
 

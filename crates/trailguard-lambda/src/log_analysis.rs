@@ -6,7 +6,7 @@
 //!
 //! Environment:
 //! - `MODEL_BACKEND`: `bedrock` (default), `openai` or `none`;
-//! - `LOG_MODEL_ID`: default `anthropic.claude-3-haiku-20240307-v1:0` (inference profile ids and
+//! - `LOG_MODEL_ID`: default `global.anthropic.claude-haiku-4-5-20251001-v1:0` (inference profile ids and
 //!   ARNs accepted);
 //! - `MODEL_POLICY`: `when-not-benign` (default), `always` or `never`;
 //! - `BENIGN_EVENT_NAMES`: comma-separated event names that count as benign reads (replaces the

@@ -12,7 +12,7 @@
 //! `pii_detected: null` and the code and message.
 //!
 //! Environment: `PII_DETECTOR` (`bedrock` default, `openai`, `offline`), `IMAGE_MODEL_ID`
-//! (default `anthropic.claude-3-5-sonnet-20241022-v2:0`), `PII_RESULT` (`contract` default or
+//! (default `global.anthropic.claude-haiku-4-5-20251001-v1:0`), `PII_RESULT` (`contract` default or
 //! `rich`), `PII_MAX_OBJECT_BYTES` (25 MiB), `PII_MAX_MODEL_BYTES` (3750000),
 //! `PII_MAX_MODEL_SIDE` (8000), `PII_MAX_DECODE_PIXELS` (40000000), `BEDROCK_REGION`,
 //! `BEDROCK_API` (`converse` / `invoke-model`), `OPENAI_BASE_URL`, `OPENAI_API_KEY`.
@@ -151,9 +151,9 @@ pub async fn build_detector(settings: &Settings) -> anyhow::Result<Arc<dyn PiiDe
 
 #[cfg(feature = "offline")]
 fn offline_detector() -> anyhow::Result<Arc<dyn PiiDetector>> {
-    Ok(Arc::new(trailguard_pii::OfflinePiiDetector::new(
-        trailguard_pii::OfflineConfig::default(),
-    )?))
+    // PII_MODEL_DIR, PII_ENGINE, ... (models/ beside the bootstrap when unset).
+    let config = trailguard_pii::OfflineConfig::from_env(|name| std::env::var(name).ok())?;
+    Ok(Arc::new(trailguard_pii::OfflinePiiDetector::new(config)?))
 }
 
 #[cfg(not(feature = "offline"))]

@@ -283,7 +283,7 @@ fn settings_come_from_the_environment() {
     let defaults = Settings::from_lookup(|_| None).unwrap();
     assert_eq!(
         defaults.analysis.model_id,
-        "anthropic.claude-3-haiku-20240307-v1:0"
+        "global.anthropic.claude-haiku-4-5-20251001-v1:0"
     );
     assert!(Settings::from_lookup(|n| (n == "MODEL_POLICY").then(|| "sometimes".into())).is_err());
     assert!(Settings::from_lookup(|n| (n == "MODEL_BACKEND").then(|| "openai".into())).is_err());

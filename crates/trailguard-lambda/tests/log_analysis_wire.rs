@@ -48,7 +48,7 @@ async fn converse_over_the_wire_with_a_throttle_retried() {
     let body = &requests[1].body;
     assert_eq!(
         requests[1].model_id,
-        "anthropic.claude-3-haiku-20240307-v1:0"
+        "global.anthropic.claude-haiku-4-5-20251001-v1:0"
     );
     assert!(requests[1]
         .authorization

@@ -225,7 +225,7 @@ async fn detail_flag_returns_the_rich_result_and_bad_objects_are_errors() {
     assert_eq!(out["pii_detected"], false);
     assert_eq!(
         out["detector"],
-        "bedrock:anthropic.claude-3-5-sonnet-20241022-v2:0"
+        "bedrock:global.anthropic.claude-haiku-4-5-20251001-v1:0"
     );
     assert_eq!(out["media_type_detected"], "image/png");
     assert_eq!(out["media_type_mismatch"], true);
@@ -276,7 +276,7 @@ fn settings_come_from_the_environment() {
     let defaults = Settings::from_lookup(|_| None).unwrap();
     assert_eq!(
         defaults.model_id,
-        "anthropic.claude-3-5-sonnet-20241022-v2:0"
+        "global.anthropic.claude-haiku-4-5-20251001-v1:0"
     );
     assert_eq!(defaults.limits.max_model_bytes, 3_750_000);
     assert!(Settings::from_lookup(|n| (n == "PII_MAX_MODEL_SIDE").then(|| "-1".into())).is_err());

@@ -4,7 +4,9 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use trailguard_core::ports::{ChatModel, ChatRequest, ChatResponse, PortError, PortErrorKind};
+use trailguard_core::ports::{
+    ChatModel, ChatRequest, ChatResponse, OnText, PortError, PortErrorKind, StreamingChatModel,
+};
 
 type Answerer = dyn Fn(&ChatRequest) -> Result<ChatResponse, PortError> + Send + Sync;
 
@@ -74,6 +76,20 @@ impl ChatModel for DeterministicChat {
     }
 }
 
+/// The whole answer as one piece: there is nothing to wait for.
+#[async_trait]
+impl StreamingChatModel for DeterministicChat {
+    async fn converse_stream(
+        &self,
+        request: &ChatRequest,
+        on_text: &mut OnText<'_>,
+    ) -> Result<ChatResponse, PortError> {
+        let response = self.converse(request).await?;
+        on_text(&response.text);
+        Ok(response)
+    }
+}
+
 /// Returns scripted answers (or errors) in order and records each request; for tests.
 #[derive(Debug, Default)]
 pub struct ScriptedChat {
@@ -133,5 +149,19 @@ impl ChatModel for ScriptedChat {
             )
             .with_code("ScriptExhausted")),
         }
+    }
+}
+
+/// Each scripted answer as one piece.
+#[async_trait]
+impl StreamingChatModel for ScriptedChat {
+    async fn converse_stream(
+        &self,
+        request: &ChatRequest,
+        on_text: &mut OnText<'_>,
+    ) -> Result<ChatResponse, PortError> {
+        let response = self.converse(request).await?;
+        on_text(&response.text);
+        Ok(response)
     }
 }

@@ -1,5 +1,7 @@
 //! `ChatModel` for OpenAI-compatible `/v1/chat/completions` servers: Ollama, vLLM, llama.cpp
-//! server (and OpenAI itself). Images go as `data:` URLs with base64 content.
+//! server (and OpenAI itself). Images go as `data:` URLs with base64 content; a request's JSON
+//! schema goes as `response_format` (`json_schema`); streaming is `stream: true` (server-sent
+//! events).
 
 use std::time::Duration;
 
@@ -8,7 +10,8 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use trailguard_core::ports::{
-    ChatModel, ChatRequest, ChatResponse, ChatRole, ContentBlock, PortError, PortErrorKind,
+    ChatModel, ChatRequest, ChatResponse, ChatRole, ContentBlock, OnText, PortError, PortErrorKind,
+    StreamingChatModel,
 };
 
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +31,10 @@ pub struct OpenAiConfig {
     pub initial_backoff: Duration,
     /// `top_k` is not an OpenAI parameter: vLLM and llama.cpp accept it, OpenAI rejects it.
     pub send_top_k: bool,
+    /// Send a request's JSON schema as `response_format: {type: "json_schema", ...}` (OpenAI,
+    /// vLLM, llama.cpp server and recent Ollama constrain decoding with it); off for a server
+    /// that refuses the field. The answer is validated either way.
+    pub send_response_schema: bool,
 }
 
 impl Default for OpenAiConfig {
@@ -40,6 +47,7 @@ impl Default for OpenAiConfig {
             max_attempts: 3,
             initial_backoff: Duration::from_millis(500),
             send_top_k: false,
+            send_response_schema: true,
         }
     }
 }
@@ -160,10 +168,29 @@ impl OpenAiChat {
         if let (Some(top_k), true) = (request.top_k, self.config.send_top_k) {
             body.insert("top_k".into(), json!(top_k));
         }
+        if let (Some(schema), true) = (&request.response_schema, self.config.send_response_schema) {
+            // Not strict: OpenAI's strict mode wants every property required, which the
+            // guide's schema does not say.
+            body.insert(
+                "response_format".into(),
+                json!({"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}),
+            );
+        }
         Ok(Value::Object(body))
     }
 
-    async fn call_once(&self, body: &Value) -> Result<ChatResponse, PortError> {
+    /// The JSON body of a streamed call: [`Self::request_body`] with `stream: true` and the
+    /// token counts asked for in the last event.
+    pub fn stream_body(&self, request: &ChatRequest) -> Result<Value, PortError> {
+        let mut body = self.request_body(request)?;
+        if let Value::Object(map) = &mut body {
+            map.insert("stream".into(), json!(true));
+            map.insert("stream_options".into(), json!({"include_usage": true}));
+        }
+        Ok(body)
+    }
+
+    async fn send(&self, body: &Value) -> Result<reqwest::Response, PortError> {
         let mut call = self.http.post(&self.endpoint).json(body);
         if let Some(key) = &self.config.api_key {
             call = call.bearer_auth(key);
@@ -173,14 +200,111 @@ impl OpenAiChat {
             .await
             .map_err(|error| transport_error(&self.endpoint, &error))?;
         let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(response);
+        }
         let bytes = response
             .bytes()
             .await
             .map_err(|error| transport_error(&self.endpoint, &error))?;
-        if !(200..300).contains(&status) {
-            return Err(http_error(&self.endpoint, status, &bytes));
+        Err(http_error(&self.endpoint, status, &bytes))
+    }
+
+    /// One streamed call. `sent` is set once a piece reached `on_text` (then no retry).
+    async fn stream_once(
+        &self,
+        body: &Value,
+        on_text: &mut OnText<'_>,
+        sent: &mut bool,
+    ) -> Result<ChatResponse, PortError> {
+        let mut response = self.send(body).await?;
+        let is_sse = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.starts_with("text/event-stream"));
+        if !is_sse {
+            // A server that ignores `stream` answers with one completion: one piece.
+            let bytes = response
+                .bytes()
+                .await
+                .map_err(|error| transport_error(&self.endpoint, &error))?;
+            let answer = self.completion(&bytes)?;
+            *sent = true;
+            on_text(&answer.text);
+            return Ok(answer);
         }
-        let parsed: CompletionResponse = serde_json::from_slice(&bytes).map_err(|error| {
+        let mut events = SseEvents::default();
+        let mut answer = ChatResponse::default();
+        let mut done = false;
+        while !done {
+            let chunk = response
+                .chunk()
+                .await
+                .map_err(|error| transport_error(&self.endpoint, &error))?;
+            let data = match &chunk {
+                Some(bytes) => events.push(bytes),
+                None => {
+                    done = true;
+                    events.finish()
+                }
+            };
+            for event in data {
+                if event.trim() == "[DONE]" {
+                    done = true;
+                    break;
+                }
+                let piece = self.stream_chunk(&event, &mut answer)?;
+                if !piece.is_empty() {
+                    *sent = true;
+                    on_text(&piece);
+                    answer.text.push_str(&piece);
+                }
+            }
+        }
+        Ok(answer)
+    }
+
+    /// One streamed event: its text, with stop reason and token counts noted in `answer`.
+    fn stream_chunk(&self, data: &str, answer: &mut ChatResponse) -> Result<String, PortError> {
+        let chunk: StreamChunk = serde_json::from_str(data).map_err(|error| {
+            PortError::new(
+                PortErrorKind::Other,
+                format!(
+                    "{} streamed an event that is not a chat completion chunk: {error}",
+                    self.endpoint
+                ),
+            )
+        })?;
+        if let Some(error) = chunk.error {
+            let message = error
+                .get("message")
+                .and_then(Value::as_str)
+                .map_or_else(|| error.to_string(), str::to_owned);
+            return Err(PortError::new(
+                PortErrorKind::Unavailable,
+                format!("{} failed while streaming: {message}", self.endpoint),
+            )
+            .with_code("StreamError"));
+        }
+        if let Some(usage) = chunk.usage {
+            answer.input_tokens = usage.prompt_tokens.or(answer.input_tokens);
+            answer.output_tokens = usage.completion_tokens.or(answer.output_tokens);
+        }
+        let mut text = String::new();
+        for choice in chunk.choices {
+            if let Some(content) = choice.delta.and_then(|d| d.content) {
+                text.push_str(&content);
+            }
+            if choice.finish_reason.is_some() {
+                answer.stop_reason = choice.finish_reason;
+            }
+        }
+        Ok(text)
+    }
+
+    fn completion(&self, bytes: &[u8]) -> Result<ChatResponse, PortError> {
+        let parsed: CompletionResponse = serde_json::from_slice(bytes).map_err(|error| {
             PortError::new(
                 PortErrorKind::Other,
                 format!(
@@ -201,6 +325,65 @@ impl OpenAiChat {
             input_tokens: parsed.usage.as_ref().and_then(|u| u.prompt_tokens),
             output_tokens: parsed.usage.as_ref().and_then(|u| u.completion_tokens),
         })
+    }
+
+    async fn call_once(&self, body: &Value) -> Result<ChatResponse, PortError> {
+        let response = self.send(body).await?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| transport_error(&self.endpoint, &error))?;
+        self.completion(&bytes)
+    }
+}
+
+/// Splits a server-sent event stream into the `data` of each event. Bytes are kept until a
+/// whole line is in, so a character split between network reads is never cut.
+#[derive(Debug, Default)]
+struct SseEvents {
+    pending: Vec<u8>,
+    data: Option<String>,
+}
+
+impl SseEvents {
+    /// Adds bytes; returns the data of every event they complete.
+    fn push(&mut self, bytes: &[u8]) -> Vec<String> {
+        self.pending.extend_from_slice(bytes);
+        let mut out = Vec::new();
+        while let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=end).collect();
+            let line = String::from_utf8_lossy(&line);
+            self.line(line.trim_end_matches(['\n', '\r']), &mut out);
+        }
+        out
+    }
+
+    /// The last event, when the stream ends without a blank line.
+    fn finish(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.pending.is_empty() {
+            let rest = std::mem::take(&mut self.pending);
+            let line = String::from_utf8_lossy(&rest);
+            self.line(line.trim_end_matches(['\n', '\r']), &mut out);
+        }
+        out.extend(self.data.take());
+        out
+    }
+
+    fn line(&mut self, line: &str, out: &mut Vec<String>) {
+        if line.is_empty() {
+            out.extend(self.data.take());
+        } else if let Some(value) = line.strip_prefix("data:") {
+            let value = value.strip_prefix(' ').unwrap_or(value);
+            match &mut self.data {
+                Some(data) => {
+                    data.push('\n');
+                    data.push_str(value);
+                }
+                None => self.data = Some(value.to_string()),
+            }
+        }
+        // Comments (`: ...`), `event:`, `id:` and `retry:` lines carry nothing we use.
     }
 }
 
@@ -284,6 +467,25 @@ struct ChoiceMessage {
 }
 
 #[derive(Debug, Deserialize)]
+struct StreamChunk {
+    #[serde(default)]
+    choices: Vec<StreamChoice>,
+    usage: Option<Usage>,
+    error: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StreamChoice {
+    delta: Option<StreamDelta>,
+    finish_reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StreamDelta {
+    content: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
 struct Usage {
     prompt_tokens: Option<u64>,
     completion_tokens: Option<u64>,
@@ -307,5 +509,88 @@ impl ChatModel for OpenAiChat {
                 result => return result,
             }
         }
+    }
+}
+
+/// `stream: true`: each server-sent event's `delta.content` goes to `on_text` as it arrives.
+/// Failures before the first piece are retried like `converse`; later ones are returned.
+#[async_trait]
+impl StreamingChatModel for OpenAiChat {
+    async fn converse_stream(
+        &self,
+        request: &ChatRequest,
+        on_text: &mut OnText<'_>,
+    ) -> Result<ChatResponse, PortError> {
+        let body = self.stream_body(request)?;
+        let attempts = self.config.max_attempts.max(1);
+        let mut backoff = self.config.initial_backoff;
+        let mut attempt = 1;
+        loop {
+            let mut sent = false;
+            match self.stream_once(&body, on_text, &mut sent).await {
+                Err(error) if error.is_retryable() && !sent && attempt < attempts => {
+                    tracing::warn!(%error, attempt, "streamed chat completion failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = backoff.saturating_mul(2);
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sse_events_survive_any_split() {
+        let stream = "data: {\"a\":\"가\"}\n\n: comment\nevent: x\ndata: one\ndata: two\r\n\r\ndata: [DONE]\n\n";
+        let bytes = stream.as_bytes();
+        for cut in 0..bytes.len() {
+            let mut events = SseEvents::default();
+            let mut out = events.push(&bytes[..cut]);
+            out.extend(events.push(&bytes[cut..]));
+            out.extend(events.finish());
+            assert_eq!(
+                out,
+                ["{\"a\":\"가\"}", "one\ntwo", "[DONE]"],
+                "cut at {cut}"
+            );
+        }
+        let mut events = SseEvents::default();
+        assert!(events.push(b"data: tail").is_empty());
+        assert_eq!(events.finish(), ["tail"]);
+    }
+
+    #[test]
+    fn schema_goes_as_response_format_unless_disabled() {
+        let request = ChatRequest {
+            model_id: "m".into(),
+            messages: vec![trailguard_core::ports::ChatMessage {
+                role: ChatRole::User,
+                content: vec![ContentBlock::Text("hi".into())],
+            }],
+            response_schema: Some(json!({"type": "object"})),
+            ..ChatRequest::default()
+        };
+        let chat = OpenAiChat::new(OpenAiConfig::new("http://127.0.0.1:9/v1", "")).unwrap();
+        let body = chat.request_body(&request).unwrap();
+        assert_eq!(
+            body["response_format"],
+            json!({"type": "json_schema", "json_schema": {"name": "answer", "schema": {"type": "object"}}})
+        );
+        assert_eq!(body["stream"], json!(false));
+        let streamed = chat.stream_body(&request).unwrap();
+        assert_eq!(streamed["stream"], json!(true));
+        assert_eq!(streamed["stream_options"]["include_usage"], json!(true));
+        let mut config = OpenAiConfig::new("http://127.0.0.1:9/v1", "");
+        config.send_response_schema = false;
+        let body = OpenAiChat::new(config)
+            .unwrap()
+            .request_body(&request)
+            .unwrap();
+        assert!(body.get("response_format").is_none());
     }
 }

@@ -29,6 +29,7 @@ fn vision_request() -> ChatRequest {
         temperature: Some(0.0),
         top_p: Some(0.999),
         top_k: Some(250),
+        ..ChatRequest::default()
     }
 }
 

@@ -23,10 +23,16 @@ pub enum EntityType {
     IpAddress,
     Person,
     Face,
+    /// A postal address of a person (next to its field label, or street-address shaped).
+    Address,
+    /// An identity document: an MRZ-shaped zone (check digits or not), the title of a passport,
+    /// identity card, driving licence, residence permit... with personal fields, or a portrait
+    /// beside dense text. PII whatever else is read.
+    IdDocument,
 }
 
 impl EntityType {
-    pub const ALL: [EntityType; 12] = [
+    pub const ALL: [EntityType; 14] = [
         EntityType::EmailAddress,
         EntityType::PhoneNumber,
         EntityType::CreditCard,
@@ -39,6 +45,8 @@ impl EntityType {
         EntityType::IpAddress,
         EntityType::Person,
         EntityType::Face,
+        EntityType::Address,
+        EntityType::IdDocument,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +63,8 @@ impl EntityType {
             EntityType::IpAddress => "IP_ADDRESS",
             EntityType::Person => "PERSON",
             EntityType::Face => "FACE",
+            EntityType::Address => "ADDRESS",
+            EntityType::IdDocument => "ID_DOCUMENT",
         }
     }
 

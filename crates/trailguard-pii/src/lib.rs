@@ -22,6 +22,7 @@
 pub mod bbox;
 mod blocking;
 pub mod checks;
+pub mod cues;
 pub mod decode;
 pub mod detector;
 pub mod error;
@@ -51,9 +52,9 @@ pub use input::ImageInput;
 pub use kind::{EntityType, EvidenceKind};
 pub use limits::ImageLimits;
 #[cfg(feature = "offline")]
-pub use offline::{load_config, Analysis, OfflineConfig, OfflinePiiDetector};
+pub use offline::{load_config, Analysis, Engine, OfflineConfig, OfflinePiiDetector};
 pub use page::{OcrLine, OcrPage, OcrWord};
-pub use policy::PolicyConfig;
+pub use policy::{PolicyConfig, Sensitivity};
 pub use result::{PiiErrorInfo, PiiResult, PiiStatus};
 pub use verdict::PiiVerdict;
 pub use vision::{VisionPiiDetector, DEFAULT_IMAGE_MODEL_ID};

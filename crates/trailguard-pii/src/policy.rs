@@ -2,6 +2,7 @@
 //! faces on or off; and the evidence the recognisers and the face detector produce.
 
 use crate::bbox::BoundingBox;
+use crate::cues::page_cues;
 use crate::evidence::{Evidence, EvidenceSource};
 use crate::kind::{EntityType, EvidenceKind};
 use crate::mask::mask;
@@ -11,40 +12,124 @@ use crate::text::TextIndex;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// How readily a cue makes an image PII.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sensitivity {
+    /// Any PII cue deletes, whatever its confidence: a document title alone, a 16-digit number
+    /// failing Luhn with no card context, a weak face.
+    Strict,
+    /// Cues count at or above their confidence thresholds.
+    #[default]
+    Balanced,
+}
+
+impl Sensitivity {
+    pub fn parse(name: &str) -> Option<Sensitivity> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "strict" => Some(Sensitivity::Strict),
+            "balanced" => Some(Sensitivity::Balanced),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PolicyConfig {
+    /// `strict`: any cue counts; `balanced` (default): cues count from their thresholds.
+    pub sensitivity: Sensitivity,
     /// Entity types that make an image PII. Others are reported but not counted.
     pub entity_types: BTreeSet<EntityType>,
     /// Minimum confidence (0..1) for an entity to count.
     pub min_confidence: f32,
-    /// Whether a detected face alone makes an image PII.
+    /// Whether a detected face alone makes an image PII (default true: a face is personal data).
     pub faces_are_pii: bool,
+    /// Minimum confidence for a face to count (`balanced`).
+    pub face_min_confidence: f32,
+    /// Kinds that never make an image PII on their own, e.g. `PHONE_NUMBER` to keep images
+    /// whose only personal data is a (company) phone number. They are still reported, with
+    /// `counted: false`. `ID_DOCUMENT` and `MRZ` cannot be allowed: an identity document is
+    /// PII whatever else is read.
+    pub allow: BTreeSet<EntityType>,
 }
 
 impl Default for PolicyConfig {
     fn default() -> Self {
         PolicyConfig {
+            sensitivity: Sensitivity::Balanced,
             entity_types: EntityType::ALL
                 .into_iter()
                 .filter(|t| *t != EntityType::Face)
                 .collect(),
             min_confidence: 0.5,
-            faces_are_pii: false,
+            faces_are_pii: true,
+            face_min_confidence: 0.75,
+            allow: BTreeSet::new(),
         }
     }
 }
 
+/// Kinds an allow-list may not name.
+pub const NEVER_ALLOWED: [EntityType; 2] = [EntityType::IdDocument, EntityType::Mrz];
+
 impl PolicyConfig {
-    /// Whether `evidence` counts: a type the policy names (faces only when they are PII), at or
-    /// above the minimum confidence. Kinds outside [`EntityType`] never count.
-    pub fn counts(&self, evidence: &Evidence) -> bool {
-        let type_on = match evidence.entity_type() {
-            Some(EntityType::Face) => self.faces_are_pii,
-            Some(entity) => self.entity_types.contains(&entity),
-            None => false,
+    /// Refuses settings that cannot mean what they say.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, v) in [
+            ("min_confidence", self.min_confidence),
+            ("face_min_confidence", self.face_min_confidence),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(format!("{name} must be between 0 and 1, got {v}"));
+            }
+        }
+        if let Some(t) = self.allow.iter().find(|t| NEVER_ALLOWED.contains(t)) {
+            return Err(format!(
+                "allow: {t} cannot be allowed (an identity document is PII whatever else is read)"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the kind may count at all (type on, not allowed).
+    fn type_counts(&self, entity: EntityType) -> bool {
+        let on = match entity {
+            EntityType::Face => self.faces_are_pii,
+            entity => self.entity_types.contains(&entity),
         };
-        type_on && confidence(evidence) >= self.min_confidence
+        on && !self.allow.contains(&entity)
+    }
+
+    /// Whether `evidence` counts: a type the policy names (faces only when they are PII), not
+    /// allowed, and (`balanced`) at or above its minimum confidence. Kinds outside
+    /// [`EntityType`] never count.
+    pub fn counts(&self, evidence: &Evidence) -> bool {
+        let Some(entity) = evidence.entity_type() else {
+            return false;
+        };
+        if !self.type_counts(entity) {
+            return false;
+        }
+        match self.sensitivity {
+            Sensitivity::Strict => true,
+            Sensitivity::Balanced => confidence(evidence) >= self.threshold(entity),
+        }
+    }
+
+    fn threshold(&self, entity: EntityType) -> f32 {
+        if entity == EntityType::Face {
+            self.face_min_confidence
+        } else {
+            self.min_confidence
+        }
+    }
+
+    /// Whether `evidence` was kept from counting by the allow-list alone.
+    pub fn allowed(&self, evidence: &Evidence) -> bool {
+        evidence
+            .entity_type()
+            .is_some_and(|t| self.allow.contains(&t))
     }
 }
 
@@ -56,7 +141,7 @@ fn confidence(evidence: &Evidence) -> f32 {
 /// coordinates) and masked values.
 pub fn evidence_from_page(page: &OcrPage) -> Vec<Evidence> {
     let index = TextIndex::from_page(page);
-    recognise(index.text())
+    let mut found: Vec<Evidence> = recognise(index.text())
         .into_iter()
         .map(|m| {
             let (bbox, ocr_conf) = index.locate(m.start, m.end);
@@ -76,7 +161,9 @@ pub fn evidence_from_page(page: &OcrPage) -> Vec<Evidence> {
                 note: Some(m.recogniser.to_string()),
             }
         })
-        .collect()
+        .collect();
+    found.extend(page_cues(page));
+    found
 }
 
 /// A face found by the face detector named `detector` (e.g. `haar_cascade`), as evidence.
@@ -121,13 +208,19 @@ pub fn decide(
     let mut counted: BTreeMap<EvidenceKind, (usize, f32)> = BTreeMap::new();
     let mut below = 0usize;
     let mut off = 0usize;
+    let mut allowed = 0usize;
     for e in evidence.iter_mut() {
         e.counted = config.counts(e);
         if e.counted {
             let slot = counted.entry(e.kind.clone()).or_insert((0, 0.0));
             slot.0 += 1;
             slot.1 = slot.1.max(confidence(e));
-        } else if confidence(e) < config.min_confidence {
+        } else if config.allowed(e) {
+            allowed += 1;
+        } else if e
+            .entity_type()
+            .is_some_and(|t| config.type_counts(t) && confidence(e) < config.threshold(t))
+        {
             below += 1;
         } else {
             off += 1;
@@ -135,13 +228,13 @@ pub fn decide(
     }
     let mut ignored = Vec::new();
     if below > 0 {
-        ignored.push(format!(
-            "{below} below min confidence {:.2}",
-            config.min_confidence
-        ));
+        ignored.push(format!("{below} below their minimum confidence"));
     }
     if off > 0 {
         ignored.push(format!("{off} of types not counted by policy"));
+    }
+    if allowed > 0 {
+        ignored.push(format!("{allowed} allowed by policy"));
     }
     let ignored = if ignored.is_empty() {
         String::new()
@@ -228,25 +321,58 @@ mod tests {
         };
         let (pii, reason) = decide(&config, &mut ents, 4);
         assert!(!pii);
-        assert!(reason.contains("below min confidence"), "{reason}");
+        assert!(
+            reason.contains("below their minimum confidence"),
+            "{reason}"
+        );
+
+        // Strict: any cue counts, whatever its confidence.
+        config.sensitivity = Sensitivity::Strict;
+        let (pii, _) = decide(&config, &mut ents, 4);
+        assert!(pii);
     }
 
     #[test]
-    fn faces_count_only_when_configured() {
-        let mut ents = vec![face_evidence(
-            BoundingBox::new(1, 1, 50, 50),
-            0.9,
-            "haar_cascade",
-        )];
-        let (pii, _) = decide(&PolicyConfig::default(), &mut ents, 0);
-        assert!(!pii);
+    fn faces_count_by_default_and_can_be_allowed() {
+        let weak = face_evidence(BoundingBox::new(100, 1, 50, 50), 0.6, "blazeface");
+        let mut ents = vec![weak.clone()];
+        let (pii, reason) = decide(&PolicyConfig::default(), &mut ents, 0);
+        assert!(!pii, "a weak face counts only when strict: {reason}");
+        let mut ents = vec![
+            face_evidence(BoundingBox::new(1, 1, 50, 50), 0.9, "blazeface"),
+            weak,
+        ];
+        let (pii, reason) = decide(&PolicyConfig::default(), &mut ents, 0);
+        assert!(pii);
+        assert!(reason.contains("FACE x1"), "{reason}");
         let config = PolicyConfig {
-            faces_are_pii: true,
+            allow: [EntityType::Face].into_iter().collect(),
             ..PolicyConfig::default()
         };
         let (pii, reason) = decide(&config, &mut ents, 0);
-        assert!(pii);
-        assert!(reason.contains("FACE"));
+        assert!(!pii);
+        assert!(reason.contains("2 allowed by policy"), "{reason}");
+        let config = PolicyConfig {
+            faces_are_pii: false,
+            ..PolicyConfig::default()
+        };
+        assert!(!decide(&config, &mut ents, 0).0);
+    }
+
+    #[test]
+    fn identity_documents_cannot_be_allowed() {
+        let mut config = PolicyConfig {
+            allow: [EntityType::PhoneNumber].into_iter().collect(),
+            ..PolicyConfig::default()
+        };
+        assert_eq!(config.validate(), Ok(()));
+        config.allow.insert(EntityType::IdDocument);
+        assert!(config.validate().unwrap_err().contains("ID_DOCUMENT"));
+        config.allow = [EntityType::Mrz].into_iter().collect();
+        assert!(config.validate().is_err());
+        config.allow.clear();
+        config.min_confidence = 2.0;
+        assert!(config.validate().is_err());
     }
 
     #[test]

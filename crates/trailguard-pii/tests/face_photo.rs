@@ -34,10 +34,13 @@ fn photos_dir() -> PathBuf {
     dir
 }
 
+/// The default engines (BlazeFace when the ONNX models are fetched, else Haar cascades),
+/// reading every line so that the face and the card both show in the evidence.
 fn detector(faces_are_pii: bool) -> OfflinePiiDetector {
     let mut config = OfflineConfig::default();
     config.policy.faces_are_pii = faces_are_pii;
     config.detect_faces = true;
+    config.early_stop = false;
     OfflinePiiDetector::new(config).unwrap()
 }
 
@@ -54,7 +57,11 @@ fn a_real_face_is_found_where_it_is_and_counts_when_configured() {
         .collect();
     assert_eq!(faces.len(), 1, "one face expected: {verdict:?}");
     assert_eq!(faces[0].source, EvidenceSource::Face);
-    assert_eq!(faces[0].note.as_deref(), Some("face:haar_cascade"));
+    let note = faces[0].note.as_deref().unwrap_or_default();
+    assert!(
+        note == "face:blazeface" || note == "face:haar_cascade",
+        "{note}"
+    );
     // Eileen Collins' face spans roughly x 170..280, y 40..170 of the 512×512 portrait.
     let bbox = faces[0].bbox.expect("a face has a box");
     let (cx, cy) = (bbox.left + bbox.width / 2, bbox.top + bbox.height / 2);
@@ -83,11 +90,15 @@ fn photos_without_a_human_face_have_none() {
     for name in ["coffee.png", "chelsea.png"] {
         let bytes = std::fs::read(dir.join(name)).unwrap();
         let verdict = detector.detect_blocking(&bytes, Some("image/png")).unwrap();
+        // A weak candidate (a cup's rim and shadows) may be reported below the policy's face
+        // threshold; it must not count, and no candidate may reach that threshold.
+        let policy_floor = OfflineConfig::default().policy.face_min_confidence;
         assert!(
             verdict
                 .evidence
                 .iter()
-                .all(|e| e.entity_type() != Some(EntityType::Face)),
+                .filter(|e| e.entity_type() == Some(EntityType::Face))
+                .all(|e| !e.counted && e.confidence.unwrap_or(1.0) < policy_floor),
             "{name}: {verdict:?}"
         );
         assert!(!verdict.pii_detected, "{name}: {}", verdict.reason);

@@ -1,7 +1,7 @@
 //! Builds what a bindings file names from TrailGuard's local adapters: a directory or memory
 //! bucket, JSON Lines / stdout / webhook / SMTP notifiers, and models (the rules answering as the
-//! model, a fixed or scripted answer, an OpenAI-compatible server). Everything is built at load,
-//! so a bad file fails before the first event, not mid-run.
+//! model, a fixed or scripted answer, an OpenAI-compatible server, a GGUF model in this process).
+//! Everything is built at load, so a bad file fails before the first event, not mid-run.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use trailguard_core::ports::{
     ChatModel, ChatRequest, ChatResponse, ContentBlock, Notification, Notifier, ObjectReader,
-    ObjectWriter, PortError, PortErrorKind,
+    ObjectWriter, OnText, PortError, PortErrorKind, StreamingChatModel,
 };
 use trailguard_core::ThreatLevel;
 use trailguard_local::{
@@ -18,6 +18,7 @@ use trailguard_local::{
     OpenAiChat, OpenAiConfig, ScriptedChat, SmtpConfig, SmtpNotifier, WebhookConfig,
     WebhookNotifier,
 };
+use trailguard_local_model::{GgufChat, GgufChatOptions, ModelChoice};
 use trailguard_triage::LogAnalysisHandler;
 
 use crate::config::AdapterConfig;
@@ -79,12 +80,73 @@ pub fn storage(config: &AdapterConfig) -> Result<Storage, RunnerError> {
     }
 }
 
+/// A whole number option that fits `T`, or `default` when absent.
+fn number<T: TryFrom<i64>>(
+    config: &AdapterConfig,
+    key: &str,
+    default: T,
+) -> Result<T, RunnerError> {
+    match config.options.get(key) {
+        None => Ok(default),
+        Some(value) => value
+            .as_integer()
+            .and_then(|n| T::try_from(n).ok())
+            .ok_or_else(|| {
+                bindings_error(format!(
+                    "model kind '{}': {key} must be a whole number in range, got {value}",
+                    config.kind
+                ))
+            }),
+    }
+}
+
+/// `kind = "local"`: a GGUF model in this process. `path` (a .gguf file), `name` (a catalog
+/// model fetched with `trailguard model fetch`) or `model` (either), else the best fetched one (qwen2.5-1.5b,
+/// qwen2.5-0.5b, smollm2-135m); `threads` (0, the default: every core), `context` (tokens,
+/// default 4096), `max_tokens` (most tokens per answer, default 512). Loading takes a moment:
+/// build it once and share it.
+pub fn local_model(config: &AdapterConfig) -> Result<GgufChat, RunnerError> {
+    // `model` is what the other kinds call it (`--model-id`): a name or a .gguf path.
+    let choice = match (
+        config.option("path"),
+        config.option("name"),
+        config.option("model"),
+    ) {
+        (Some(path), None, None) => ModelChoice::Path(PathBuf::from(path)),
+        (None, Some(name), None) => ModelChoice::Name(name.to_string()),
+        (None, None, Some(model)) => ModelChoice::from_setting(model),
+        (None, None, None) => ModelChoice::Default,
+        _ => {
+            return Err(bindings_error(
+                "model kind 'local': set one of path, name or model",
+            ))
+        }
+    };
+    let defaults = GgufChatOptions::default();
+    let options = GgufChatOptions {
+        threads: number(config, "threads", defaults.threads)?,
+        context_len: number(config, "context", defaults.context_len)?,
+        max_tokens: number(config, "max_tokens", defaults.max_tokens)?,
+        ..defaults
+    };
+    let cache = trailguard_fetch::Cache::from_env(None)
+        .map_err(|e| bindings_error(format!("model kind 'local': {e}")))?;
+    let selected = trailguard_local_model::select(&cache, &choice)
+        .map_err(|e| bindings_error(format!("model kind 'local': {e}")))?;
+    let chat = GgufChat::load(&selected.path, selected.name, options)
+        .map_err(|e| bindings_error(format!("model kind 'local': {e}")))?;
+    tracing::info!(model = chat.name(), path = %chat.info().path.display(), threads = chat.info().threads, context = chat.info().context_len, "local model loaded");
+    Ok(chat)
+}
+
 /// A model from `[model]` (or a handler's `model = {...}`); `rules` answers for `deterministic`.
+/// Every kind streams.
 pub fn model(
     config: &AdapterConfig,
     rules: impl FnOnce() -> Result<Arc<LogAnalysisHandler>, RunnerError>,
-) -> Result<Arc<dyn ChatModel>, RunnerError> {
+) -> Result<Arc<dyn StreamingChatModel>, RunnerError> {
     match config.kind.as_str() {
+        "local" => Ok(Arc::new(local_model(config)?)),
         "deterministic" => Ok(Arc::new(RulesChat(rules()?))),
         "fixed" => Ok(Arc::new(DeterministicChat::fixed(need(
             config, "model", "text",
@@ -118,7 +180,7 @@ pub fn model(
             Ok(Arc::new(chat))
         }
         other => Err(bindings_error(format!(
-            "model kind '{other}' is unknown (use deterministic, fixed, scripted or openai)"
+            "model kind '{other}' is unknown (use deterministic, fixed, scripted, openai or local)"
         ))),
     }
 }
@@ -307,6 +369,20 @@ impl ChatModel for RulesChat {
             input_tokens: None,
             output_tokens: None,
         })
+    }
+}
+
+/// The rules' answer as one piece.
+#[async_trait]
+impl StreamingChatModel for RulesChat {
+    async fn converse_stream(
+        &self,
+        request: &ChatRequest,
+        on_text: &mut OnText<'_>,
+    ) -> Result<ChatResponse, PortError> {
+        let response = self.converse(request).await?;
+        on_text(&response.text);
+        Ok(response)
     }
 }
 

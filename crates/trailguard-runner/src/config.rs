@@ -12,7 +12,8 @@
 //! [lambda."arn:aws:lambda:us-west-2:123456789012:function:pii"]
 //! command = ["python3", "pii.py"]        # payload on stdin, result on stdout
 //! [model]                                # converse Tasks, and the analysis model
-//! kind = "deterministic"                 # deterministic | fixed | scripted | openai
+//! kind = "deterministic"                 # deterministic | fixed | scripted | openai | local
+//! # kind = "local"; name = "smollm2-135m" (or path = "x.gguf"); threads = 1; context = 4096; max_tokens = 512
 //! [notifier]
 //! kind = "jsonl"                         # jsonl | stdout | webhook | smtp
 //! path = "alerts.jsonl"

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use trailguard_asl::{Bindings, Execution, Runner, StateMachine};
 use trailguard_core::ports::ChatModel;
+use trailguard_local_model::GgufChat;
 use trailguard_pii::{ImageLimits, PiiDetector, PiiHandler, VisionPiiDetector};
 use trailguard_triage::{LogAnalysisHandler, Triage, TriageConfig};
 
@@ -80,6 +81,8 @@ struct Builder<'a> {
     rules: Option<Arc<LogAnalysisHandler>>,
     offline_pii: Option<Arc<dyn PiiDetector>>,
     triages: Vec<Arc<Triage>>,
+    /// Local models by their config: loaded once, shared by the analysis and converse Tasks.
+    local_models: Vec<(AdapterConfig, GgufChat)>,
 }
 
 impl Builder<'_> {
@@ -87,8 +90,12 @@ impl Builder<'_> {
         &self,
         model: Option<Arc<dyn ChatModel>>,
         policy: Option<&str>,
+        model_id: Option<String>,
     ) -> Result<Triage, RunnerError> {
         let mut config = TriageConfig::default();
+        if let Some(model_id) = model_id {
+            config.model_id = model_id;
+        }
         if let Some(policy) = policy {
             config.ask.policy = policy
                 .parse()
@@ -103,13 +110,28 @@ impl Builder<'_> {
         if let Some(rules) = &self.rules {
             return Ok(rules.clone());
         }
-        let rules = Arc::new(LogAnalysisHandler::new(Arc::new(self.triage(None, None)?)));
+        let rules = Arc::new(LogAnalysisHandler::new(Arc::new(
+            self.triage(None, None, None)?,
+        )));
         self.rules = Some(rules.clone());
         Ok(rules)
     }
 
+    fn local(&mut self, config: &AdapterConfig) -> Result<GgufChat, RunnerError> {
+        if let Some((_, chat)) = self.local_models.iter().find(|(c, _)| c == config) {
+            return Ok(chat.clone());
+        }
+        let chat = adapters::local_model(config)?;
+        self.local_models.push((config.clone(), chat.clone()));
+        Ok(chat)
+    }
+
     fn model(&mut self, config: &AdapterConfig) -> Result<Arc<dyn ChatModel>, RunnerError> {
-        adapters::model(config, || self.rules())
+        if config.kind == "local" {
+            return Ok(Arc::new(self.local(config)?));
+        }
+        let model: Arc<dyn ChatModel> = adapters::model(config, || self.rules())?;
+        Ok(model)
     }
 
     fn offline_pii(&mut self) -> Result<Arc<dyn PiiDetector>, RunnerError> {
@@ -134,7 +156,12 @@ impl Builder<'_> {
                     "deterministic" => None,
                     _ => Some(self.model(&model_config)?),
                 };
-                let triage = Arc::new(self.triage(model, entry.policy.as_deref())?);
+                // The analysis names the model that answered, not the Bedrock default.
+                let model_id = match model_config.kind.as_str() {
+                    "local" => Some(format!("local:{}", self.local(&model_config)?.name())),
+                    _ => None,
+                };
+                let triage = Arc::new(self.triage(model, entry.policy.as_deref(), model_id)?);
                 self.triages.push(triage.clone());
                 Ok(Arc::new(AnalysisFunction(Arc::new(
                     LogAnalysisHandler::new(triage),
@@ -148,6 +175,11 @@ impl Builder<'_> {
                             "deterministic" => {
                                 return Err(RunnerError::Bindings(format!(
                                     "lambda '{name}': detector = \"model\" needs a vision model ([model] or model = {{ kind = \"openai\", ... }}), not the deterministic one"
+                                )))
+                            }
+                            "local" => {
+                                return Err(RunnerError::Bindings(format!(
+                                    "lambda '{name}': detector = \"model\" needs a vision model; the in-process model (kind = \"local\") reads text only"
                                 )))
                             }
                             _ => "local",
@@ -211,6 +243,7 @@ impl Workflow {
             rules: None,
             offline_pii: None,
             triages: Vec::new(),
+            local_models: Vec::new(),
         };
         let mut functions = LambdaBinding::new();
         let mut roles = FunctionRoles::default();

@@ -1,5 +1,7 @@
 //! A local Bedrock Runtime: `POST /model/{modelId}/converse` and `POST /model/{modelId}/invoke` in
-//! the service's JSON wire format (restJson1). SigV4-signed requests are accepted without verifying
+//! the service's JSON wire format (restJson1), and `POST /model/{modelId}/converse-stream` in the
+//! AWS event-stream binary format (prelude, headers, JSON payload, CRC32s; a few characters of
+//! text per `contentBlockDelta`). SigV4-signed requests are accepted without verifying
 //! the signature, but an unsigned request is refused as AWS would. Requests are checked as Bedrock
 //! checks them, by model family: a field the family does not take ("extraneous key"), or
 //! `temperature` with `top_p` for Claude 4 and later, is a `ValidationException`.
@@ -20,6 +22,7 @@ use crate::server::{lock, Reply, RunningServer, Script, Shared};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BedrockApi {
     Converse,
+    ConverseStream,
     InvokeModel,
 }
 
@@ -57,6 +60,7 @@ impl BedrockStandIn {
         let state: Shared<BedrockState> = Arc::new(Mutex::new(BedrockState::default()));
         let router = Router::new()
             .route("/model/{model_id}/converse", post(converse))
+            .route("/model/{model_id}/converse-stream", post(converse_stream))
             .route("/model/{model_id}/invoke", post(invoke))
             .with_state(state.clone());
         let server = RunningServer::start_on(router, port).await?;
@@ -100,6 +104,15 @@ async fn converse(
     body: Bytes,
 ) -> Response {
     handle(state, BedrockApi::Converse, model_id, headers, body)
+}
+
+async fn converse_stream(
+    State(state): State<Shared<BedrockState>>,
+    Path(model_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    handle(state, BedrockApi::ConverseStream, model_id, headers, body)
 }
 
 async fn invoke(
@@ -169,6 +182,14 @@ fn handle(
             let input_tokens = haystack.split_whitespace().count();
             let output_tokens = text.split_whitespace().count();
             let payload = match api {
+                BedrockApi::ConverseStream => {
+                    return (
+                        StatusCode::OK,
+                        [("content-type", "application/vnd.amazon.eventstream")],
+                        converse_stream_body(&text, input_tokens, output_tokens),
+                    )
+                        .into_response()
+                }
                 BedrockApi::Converse => json!({
                     "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
                     "stopReason": "end_turn",
@@ -256,7 +277,7 @@ const BOTH_SAMPLING: &str = "The model returned the following errors: `temperatu
 fn check_request(api: BedrockApi, model_id: &str, body: &Value) -> Result<(), String> {
     let family = family(model_id);
     match api {
-        BedrockApi::Converse => {
+        BedrockApi::Converse | BedrockApi::ConverseStream => {
             only_keys(
                 body,
                 &[
@@ -356,6 +377,73 @@ fn check_request(api: BedrockApi, model_id: &str, body: &Value) -> Result<(), St
             )),
         },
     }
+}
+
+/// ConverseStream's answer: messageStart, the text in `contentBlockDelta` events of three
+/// characters, contentBlockStop, messageStop, metadata (usage).
+fn converse_stream_body(text: &str, input_tokens: usize, output_tokens: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut event = |kind: &str, payload: Value| {
+        out.extend(event_stream_message(
+            &[
+                (":event-type", kind),
+                (":content-type", "application/json"),
+                (":message-type", "event"),
+            ],
+            payload.to_string().as_bytes(),
+        ));
+    };
+    event("messageStart", json!({"role": "assistant"}));
+    let chars: Vec<char> = text.chars().collect();
+    for piece in chars.chunks(3) {
+        let piece: String = piece.iter().collect();
+        event(
+            "contentBlockDelta",
+            json!({"contentBlockIndex": 0, "delta": {"text": piece}}),
+        );
+    }
+    event("contentBlockStop", json!({"contentBlockIndex": 0}));
+    event("messageStop", json!({"stopReason": "end_turn"}));
+    event(
+        "metadata",
+        json!({
+            "usage": {
+                "inputTokens": input_tokens,
+                "outputTokens": output_tokens,
+                "totalTokens": input_tokens + output_tokens
+            },
+            "metrics": {"latencyMs": 1}
+        }),
+    );
+    out
+}
+
+/// One message of the AWS event-stream encoding: total length, headers length, prelude CRC32,
+/// string headers (type 7), payload, message CRC32; integers big-endian.
+fn event_stream_message(headers: &[(&str, &str)], payload: &[u8]) -> Vec<u8> {
+    let mut encoded_headers = Vec::new();
+    for (name, value) in headers {
+        encoded_headers.push(u8::try_from(name.len()).unwrap_or(u8::MAX));
+        encoded_headers.extend_from_slice(name.as_bytes());
+        encoded_headers.push(7);
+        encoded_headers.extend_from_slice(&u16::try_from(value.len()).unwrap_or(0).to_be_bytes());
+        encoded_headers.extend_from_slice(value.as_bytes());
+    }
+    let total = 12 + encoded_headers.len() + payload.len() + 4;
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(&u32::try_from(total).unwrap_or(u32::MAX).to_be_bytes());
+    out.extend_from_slice(
+        &u32::try_from(encoded_headers.len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
+    let prelude_crc = crc32fast::hash(&out);
+    out.extend_from_slice(&prelude_crc.to_be_bytes());
+    out.extend_from_slice(&encoded_headers);
+    out.extend_from_slice(payload);
+    let message_crc = crc32fast::hash(&out);
+    out.extend_from_slice(&message_crc.to_be_bytes());
+    out
 }
 
 /// restJson1 errors: the code in `x-amzn-ErrorType` and `__type`, the text in `message`.

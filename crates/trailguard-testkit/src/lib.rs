@@ -2,12 +2,15 @@
 //! formats, so the adapters' tests exercise the same HTTP path they use in production.
 //!
 //! - [`BedrockStandIn`]: Bedrock Runtime `POST /model/{modelId}/converse` and `/invoke`.
+//! - [`AgentStandIn`]: Bedrock knowledge bases (`Retrieve`, `StartIngestionJob`,
+//!   `ListIngestionJobs`) and Step Functions `DescribeExecution`.
 //! - [`OpenAiStandIn`]: `POST /v1/chat/completions`.
 //! - [`SmtpSink`]: a minimal SMTP server that keeps every message.
 //! - [`HttpSink`]: records JSON POSTs (webhooks).
 //! - [`moto_endpoint`] / [`require_moto_endpoint`]: where the moto server started by
 //!   `scripts/test-services.sh` listens.
 
+mod agent_runtime;
 mod bedrock;
 mod http_sink;
 mod moto;
@@ -15,6 +18,7 @@ mod openai;
 mod server;
 mod smtp;
 
+pub use agent_runtime::{rfc3339, AgentStandIn, RecordedAgentRequest, StandInDocument, StandInJob};
 pub use bedrock::{BedrockApi, BedrockStandIn, RecordedBedrockRequest};
 pub use http_sink::{HttpSink, RecordedPost};
 pub use moto::{

@@ -1,5 +1,6 @@
 //! A local OpenAI-compatible server: `POST /v1/chat/completions`, as Ollama, vLLM and llama.cpp
-//! server speak it. Optionally requires a bearer token.
+//! server speak it, one JSON body or, with `stream: true`, server-sent events (a few characters
+//! per event, usage last when `stream_options.include_usage`). Optionally requires a bearer token.
 
 use std::sync::{Arc, Mutex};
 
@@ -87,6 +88,11 @@ async fn chat_completions(
         return openai_error(400, "invalid_request_error", "body is not valid JSON");
     };
     let haystack = collect_strings(&body);
+    let streamed = body.get("stream").and_then(Value::as_bool) == Some(true);
+    let body_usage = body
+        .pointer("/stream_options/include_usage")
+        .and_then(Value::as_bool)
+        == Some(true);
     let model = body
         .get("model")
         .and_then(Value::as_str)
@@ -111,6 +117,23 @@ async fn chat_completions(
             code,
             message,
         } => openai_error(status, &code, &message),
+        Reply::Text(text) if streamed => {
+            let usage = body_usage.then(|| {
+                let prompt_tokens = haystack.split_whitespace().count();
+                let completion_tokens = text.split_whitespace().count();
+                json!({
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens
+                })
+            });
+            (
+                StatusCode::OK,
+                [("content-type", "text/event-stream")],
+                sse_body(&model, &text, usage),
+            )
+                .into_response()
+        }
         Reply::Text(text) => {
             let prompt_tokens = haystack.split_whitespace().count();
             let completion_tokens = text.split_whitespace().count();
@@ -138,6 +161,46 @@ async fn chat_completions(
                 .into_response()
         }
     }
+}
+
+/// The streamed answer: `chat.completion.chunk` events of three characters each, the finish
+/// reason, the usage (when asked for), then `[DONE]`.
+fn sse_body(model: &str, text: &str, usage: Option<Value>) -> String {
+    let chunk = |delta: Value, finish: Value| {
+        json!({
+            "id": "chatcmpl-standin",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]
+        })
+    };
+    let mut events = vec![chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+    )];
+    let chars: Vec<char> = text.chars().collect();
+    for piece in chars.chunks(3) {
+        let piece: String = piece.iter().collect();
+        events.push(chunk(json!({"content": piece}), Value::Null));
+    }
+    events.push(chunk(json!({}), json!("stop")));
+    if let Some(usage) = usage {
+        events.push(json!({
+            "id": "chatcmpl-standin",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": model,
+            "choices": [],
+            "usage": usage
+        }));
+    }
+    let mut out = String::new();
+    for event in events {
+        out.push_str(&format!("data: {event}\n\n"));
+    }
+    out.push_str("data: [DONE]\n\n");
+    out
 }
 
 fn openai_error(status: u16, code: &str, message: &str) -> Response {

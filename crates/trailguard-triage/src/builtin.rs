@@ -23,8 +23,9 @@ pub const REPLICATION_FOREIGN_ACCOUNT: &str = "trailguard.s3.replication_foreign
 pub const CROSS_ACCOUNT_COPY: &str = "trailguard.s3.cross_account_copy";
 pub const ADMIN_POLICY_DOCUMENT: &str = "trailguard.iam.admin_policy_document";
 pub const FOREIGN_LAMBDA_LAYER: &str = "trailguard.lambda.foreign_layer";
+pub use crate::injection::PROMPT_INJECTION_ATTEMPT;
 
-pub const BUILTINS: [BuiltinInfo; 7] = [
+pub const BUILTINS: [BuiltinInfo; 8] = [
     BuiltinInfo {
         id: CREDENTIALS_FOR_OTHER_USER,
         title: "Access key or console password created for another user",
@@ -75,6 +76,17 @@ pub const BUILTINS: [BuiltinInfo; 7] = [
         description: "CreateFunction or UpdateFunctionConfiguration attached a layer whose ARN \
                       belongs to another account: foreign code now runs inside the function \
                       with its role.",
+    },
+    BuiltinInfo {
+        id: PROMPT_INJECTION_ATTEMPT,
+        title: crate::injection::TITLE,
+        description: "Text in a field the caller controls (user agent, request parameters, \
+                      response elements, error message, resource names, an uploaded object's \
+                      key, GuardDuty resource details) tries to steer an AI reading the log: \
+                      instructions (English or Korean), fake prompt delimiters, forged answers \
+                      in the analysis schema, chat-template tokens, code fences, invisible or \
+                      bidirectional characters, look-alike letters inside Latin words. Rated \
+                      medium, with the kinds found and their fields.",
     },
 ];
 

@@ -4,6 +4,7 @@
 use trailguard_core::ask::{InferenceParams, PromptOptions, RepairPolicy, ResponseLimits};
 
 use crate::policy::AskConfig;
+use crate::prompt::Language;
 
 pub use trailguard_core::ask::DEFAULT_LOG_MODEL_ID;
 
@@ -15,6 +16,8 @@ pub struct TriageConfig {
     pub prompt: PromptOptions,
     pub limits: ResponseLimits,
     pub repair: RepairPolicy,
+    /// The language the model writes `summarize` and `event_title` in.
+    pub language: Language,
 }
 
 impl Default for TriageConfig {
@@ -28,6 +31,7 @@ impl Default for TriageConfig {
             prompt: PromptOptions::default(),
             limits: ResponseLimits::default(),
             repair: RepairPolicy::default(),
+            language: Language::English,
         }
     }
 }

@@ -3,17 +3,20 @@
 //! event's. Model trouble never fails an analysis; the deterministic record is kept with the
 //! reason.
 
-use trailguard_core::ask::converse_validated;
+use trailguard_core::ask::{converse_validated, ModelFailure, PromptError, Validated};
 use trailguard_core::ports::ChatModel;
 use trailguard_core::AnalysisRecord;
-use trailguard_events::Event;
+use trailguard_events::{parse_event, Event, ParseError};
 
 use crate::analysis::{Analysis, ModelOutcome, ModelStatus};
-use crate::answer::validate_log_answer;
+use crate::answer::{validate_log_answer, ModelAnalysis};
 use crate::config::TriageConfig;
 use crate::merge::merge_model_answer;
 use crate::policy::{decide, AskDecision};
-use crate::prompt::{build_log_prompt, LOG_OUTPUT_SCHEMA};
+use crate::prompt::{
+    build_log_prompt_with, guide_request, LogPromptSettings, PromptRules, LOG_OUTPUT_SCHEMA,
+};
+use crate::record::record_from_event;
 
 /// Asks `model` about `event` (given as `event_json`, its deterministic record `record`) when
 /// the policy says so, and merges a valid answer into the record.
@@ -40,7 +43,11 @@ pub(crate) async fn consult(
         };
     }
     outcome.model_id = Some(config.model_id.clone());
-    let prompt = match build_log_prompt(event_json, &record, &config.prompt) {
+    let settings = LogPromptSettings {
+        language: config.language,
+        rules: PromptRules::Include,
+    };
+    let prompt = match build_log_prompt_with(event_json, &record, settings, &config.prompt) {
         Ok(prompt) => prompt,
         Err(error) => {
             outcome.status = ModelStatus::Fallback;
@@ -84,4 +91,59 @@ pub(crate) async fn consult(
         record,
         model: outcome,
     }
+}
+
+/// Which prompt asks the model alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ModelOnlyPrompt {
+    /// TrailGuard's prompt without the rules' findings (facts only).
+    #[default]
+    Compact,
+    /// The guide's own prompt (the raw event, its `<example>`).
+    Guide,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ModelOnlyError {
+    #[error("cannot analyse the input: {0}")]
+    Parse(#[from] ParseError),
+    #[error("prompt not built: {0}")]
+    Prompt(#[from] PromptError),
+    #[error("{}", .0.reason())]
+    Model(ModelFailure),
+}
+
+/// The model's verdict on `event_json` with no rule findings in the prompt, validated (one
+/// repair), unmerged: what the model says alone, for evaluations. Production goes through
+/// [`crate::Triage::analyze`], where the rules are a floor.
+pub async fn model_only_verdict(
+    model: &dyn ChatModel,
+    config: &TriageConfig,
+    event_json: &str,
+    prompt: ModelOnlyPrompt,
+) -> Result<Validated<ModelAnalysis>, ModelOnlyError> {
+    let request = match prompt {
+        ModelOnlyPrompt::Compact => {
+            let event = parse_event(event_json)?;
+            let facts = record_from_event(&event, Vec::new(), Vec::new());
+            let settings = LogPromptSettings {
+                language: config.language,
+                rules: PromptRules::Omit,
+            };
+            build_log_prompt_with(event_json, &facts, settings, &config.prompt)?
+                .to_request(&config.model_id, config.inference)
+        }
+        ModelOnlyPrompt::Guide => guide_request(event_json, &config.model_id, config.inference),
+    };
+    let limits = config.limits;
+    converse_validated(
+        model,
+        &request,
+        config.repair,
+        &config.prompt,
+        LOG_OUTPUT_SCHEMA,
+        |text| validate_log_answer(text, &limits),
+    )
+    .await
+    .map_err(ModelOnlyError::Model)
 }

@@ -17,6 +17,7 @@ use crate::builtin::{self, BUILTINS};
 use crate::document::RecordDoc;
 use crate::embedded::{EMBEDDED_RULES, EMBEDDED_SOURCE_PREFIX};
 use crate::guardduty;
+use crate::injection;
 
 /// How the detector is assembled.
 #[derive(Debug, Clone)]
@@ -239,8 +240,12 @@ impl Detector {
                 feeds = self.detect_record_feeding(&doc, &mut hits);
             }
             Event::GuardDuty(gd) => hits.push(guardduty::finding_hit(&gd.finding)),
-            // S3 object events carry no API context the rules could judge; they rate low.
+            // S3 object events carry no API context the rules could judge; they rate low
+            // unless their key tries to steer a model (below).
             Event::S3Notification(_) | Event::S3EventBridge(_) => {}
+        }
+        if self.builtins {
+            injection::detect(event, &mut hits);
         }
         hits.sort_by_key(|hit| std::cmp::Reverse(hit.level));
         (hits, feeds)

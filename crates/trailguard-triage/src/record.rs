@@ -2,6 +2,7 @@
 //! summary, the threat level (the highest hit), the media type and the S3 fields. One function,
 //! [`record_from_event`], builds it for every caller, so the pipeline and the service agree.
 
+use trailguard_core::ask::sanitize::hidden_char;
 use trailguard_core::media;
 use trailguard_core::{AnalysisRecord, EventSource, RuleHit, ThreatLevel};
 use trailguard_events::Event;
@@ -13,8 +14,9 @@ use crate::swar::{any_word, below_space, has_byte};
 /// flood an alert e-mail.
 const MAX_QUOTED_CHARS: usize = 200;
 
-/// Appends `value` with control characters turned into spaces and cut at `MAX_QUOTED_CHARS`.
-/// Appends in place: this runs for every field of every event.
+/// Appends `value` with control characters turned into spaces, hidden characters (zero-width,
+/// bidi overrides, Unicode tags: a key that displays as something else) into U+FFFD, and cut at
+/// `MAX_QUOTED_CHARS`. Appends in place: this runs for every field of every event.
 fn push_quoted(out: &mut String, value: &str) {
     // Values rarely need trimming; a printable ASCII byte at both ends proves it.
     let printable = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
@@ -24,17 +26,26 @@ fn push_quoted(out: &mut String, value: &str) {
     } else {
         value.trim()
     };
-    // Control characters are ASCII below 0x20, DEL, or C1 (UTF-8 lead byte 0xC2); a word scan
-    // clears the common case without decoding chars.
+    // Control characters are ASCII below 0x20, DEL, or non-ASCII (C1, hidden characters); a
+    // word scan clears the common case, plain ASCII, without decoding chars.
     let clean = value.len() <= MAX_QUOTED_CHARS
-        && (!any_word(value.as_bytes(), maybe_control) || !value.chars().any(char::is_control));
+        && (!any_word(value.as_bytes(), maybe_control)
+            || !value
+                .chars()
+                .any(|c| c.is_control() || hidden_char(c).is_some()));
     if clean {
         out.push_str(value);
         return;
     }
     let mut chars = value.chars();
     for c in chars.by_ref().take(MAX_QUOTED_CHARS) {
-        out.push(if c.is_control() { ' ' } else { c });
+        out.push(if c.is_control() {
+            ' '
+        } else if hidden_char(c).is_some() {
+            '\u{FFFD}'
+        } else {
+            c
+        });
     }
     if chars.next().is_some() {
         out.push('…');
@@ -254,9 +265,10 @@ fn build_record_with(facts: &EventFacts, mut hits: Vec<RuleHit>) -> AnalysisReco
     }
 }
 
-/// True when one of the 8 bytes in `word` may start a control character (see `push_quoted`).
+/// True when one of the 8 bytes in `word` may start a control or hidden character (see
+/// `push_quoted`): below 0x20, DEL, or any non-ASCII byte.
 fn maybe_control(word: u64) -> bool {
-    below_space(word) | has_byte(word, 0x7f) | has_byte(word, 0xc2) != 0
+    below_space(word) | has_byte(word, 0x7f) | (word & 0x8080_8080_8080_8080) != 0
 }
 
 #[cfg(test)]
@@ -356,6 +368,9 @@ mod tests {
         let mut out = String::new();
         push_quoted(&mut out, "\u{a0} é x é\u{3000}");
         assert_eq!(out, "é x é");
+        let mut out = String::new();
+        push_quoted(&mut out, "invoice\u{202E}gnp.exe\u{200B}\u{E0041}");
+        assert_eq!(out, "invoice\u{FFFD}gnp.exe\u{FFFD}\u{FFFD}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `trailguard bench pii`: the figures of BENCHMARKS.md's PII section. Verdict quality on the
-//! generated labelled sets and on Presidio's images, latency for a 1 MP and a 12 MP photo
-//! against baselines timed in the same rounds, and peak memory.
+//! real photos and scans of real-dev, the generated labelled sets and Presidio's images, for the
+//! detector and the older Tesseract + Haar detector in the same run; latency per image over
+//! real-dev resized to 1 MP and 12 MP, both detectors timed on each image in turn; peak memory.
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
@@ -9,12 +10,11 @@ use serde_json::json;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use trailguard_pii::offline::eval::{
-    cached_generated_set, evaluate_with_progress, load_generated, load_presidio, summary_markdown,
-    EvalReport, LabelledImage,
+    cached_generated_set, evaluate_with_progress, load_generated, load_presidio, load_real_dev,
+    summary_markdown, EvalReport, LabelledImage,
 };
-use trailguard_pii::offline::latency::{measure, photo_jpeg_from_file};
-use trailguard_pii::offline::{OcrEngine, TesseractOcr};
-use trailguard_pii::{load_config, OfflineConfig, OfflinePiiDetector};
+use trailguard_pii::offline::latency::{measure_set, SetLatency};
+use trailguard_pii::{load_config, Engine, OfflineConfig, OfflinePiiDetector};
 
 use crate::analyze::peak_rss_kib;
 
@@ -26,7 +26,10 @@ pub enum Part {
     CleanCritical,
     /// Presidio's labelled images from the shared data.
     Presidio,
-    /// Latency per image for a 1 MP and a 12 MP photo.
+    /// Real photos and scans (images/real-dev in the shared data): ID documents, cards, faces,
+    /// résumés, hard negatives.
+    RealDev,
+    /// Latency per image over real-dev resized to 1 MP and to 12 MP.
     Latency,
 }
 
@@ -42,7 +45,7 @@ pub struct BenchPiiArgs {
     pub data: PathBuf,
     /// What to measure, comma-separated.
     #[arg(long, value_enum, value_delimiter = ',', value_name = "PART,...",
-          default_values_t = [Part::Generated, Part::CleanCritical, Part::Presidio, Part::Latency])]
+          default_values_t = [Part::RealDev, Part::Generated, Part::CleanCritical, Part::Presidio, Part::Latency])]
     pub parts: Vec<Part>,
     /// Images in the generated set.
     #[arg(long, default_value_t = 240)]
@@ -63,10 +66,10 @@ pub struct BenchPiiArgs {
     /// Where rendered sets are kept and reused (default: the system temporary directory).
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// Timed rounds per photo size.
-    #[arg(long, default_value_t = 7)]
-    pub runs: usize,
-    /// Skip the plain full-resolution Tesseract baseline.
+    /// Images of real-dev timed at each size (default: all).
+    #[arg(long, default_value_t = usize::MAX, hide_default_value = true)]
+    pub latency_images: usize,
+    /// Skip the baseline: the older Tesseract + Haar-cascade detector run on the same images.
     #[arg(long)]
     pub no_baseline: bool,
     /// Detector configuration file (as `trailguard pii --config`), to evaluate another policy.
@@ -122,6 +125,25 @@ fn bar(len: usize, label: &str) -> ProgressBar {
     bar
 }
 
+fn comparison_row(name: &str, after: &EvalReport, before: Option<&EvalReport>) -> String {
+    let prf = |r: &EvalReport| format!("{:.3} / {:.3} / {:.3}", r.precision, r.recall, r.f1);
+    let ids = |r: &EvalReport| {
+        if r.id_documents > 0 {
+            format!("{}/{}", r.id_documents_caught, r.id_documents)
+        } else {
+            "-".into()
+        }
+    };
+    format!(
+        "| {name} | {} | {} | {} | {} | {} |",
+        after.images,
+        prf(after),
+        before.map_or("-".into(), prf),
+        ids(after),
+        before.map_or("-".into(), ids)
+    )
+}
+
 fn evaluate_set(detector: &OfflinePiiDetector, name: &str, set: &[LabelledImage]) -> EvalReport {
     let progress = bar(set.len(), name);
     let report = evaluate_with_progress(detector, name, set, &mut |item| {
@@ -132,16 +154,6 @@ fn evaluate_set(detector: &OfflinePiiDetector, name: &str, set: &[LabelledImage]
     });
     progress.finish_and_clear();
     report
-}
-
-fn spinner(message: &str) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let spinner = ProgressBar::new_spinner();
-    spinner.set_message(message.to_string());
-    spinner.enable_steady_tick(std::time::Duration::from_millis(200));
-    spinner
 }
 
 /// Re-runs this command with OMP_THREAD_LIMIT=1 and returns its exit code.
@@ -170,11 +182,38 @@ pub fn bench(args: BenchPiiArgs) -> Result<i32> {
             "Presidio's labelled images"
         ));
     }
-    let config = match &args.config {
+    let real_dev_dir = args.data.join("images/real-dev");
+    if (wants(Part::RealDev) || wants(Part::Latency))
+        && !real_dev_dir.join("labels.jsonl").is_file()
+    {
+        bail!(trailguard_core::data::missing_data_message(
+            &absolute(&real_dev_dir.join("labels.jsonl")),
+            "the real-dev images"
+        ));
+    }
+    let mut config = match &args.config {
         Some(path) => load_config(path)?,
         None => OfflineConfig::default(),
     };
+    if config.engine == Engine::Auto {
+        config.engine = Engine::Onnx;
+    }
+    // Latency: as deployed (stop at the first counted evidence).
     let detector = OfflinePiiDetector::new(config.clone())?;
+    // Quality: every line read, so per-kind figures see all the evidence (same verdicts).
+    let exhaustive = OfflinePiiDetector::new(OfflineConfig {
+        early_stop: false,
+        ..config.clone()
+    })?;
+    // The detector before the ONNX engines, with today's policy (faces count).
+    let baseline = if args.no_baseline {
+        None
+    } else {
+        Some(OfflinePiiDetector::new(OfflineConfig {
+            engine: Engine::Tesseract,
+            ..config.clone()
+        })?)
+    };
     let cache = args.cache_dir.clone().unwrap_or_else(std::env::temp_dir);
     let script = generator_path(&args);
     let generated_dir = || -> Result<PathBuf> {
@@ -187,100 +226,108 @@ pub fn bench(args: BenchPiiArgs) -> Result<i32> {
 
     println!("## Offline image PII detection: `trailguard bench pii`\n");
     println!(
-        "{} cores, load average {} at start, OMP_THREAD_LIMIT={}, detector {}\n",
+        "{} cores, load average {} at start, OMP_THREAD_LIMIT={}, ONNX threads {}, detector {}, baseline {}\n",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         load_average(),
         std::env::var("OMP_THREAD_LIMIT").unwrap_or_else(|_| "unset".into()),
+        config.threads,
         detector.label(),
+        baseline.as_ref().map_or("none", |b| b.label()),
     );
     let mut reports = Vec::new();
+    let mut rows: Vec<String> = Vec::new();
+    let mut run_set = |name: &str, set: &[LabelledImage], reports: &mut Vec<EvalReport>| {
+        let after = evaluate_set(&exhaustive, name, set);
+        println!("{}", summary_markdown(&after));
+        let before = baseline
+            .as_ref()
+            .map(|b| evaluate_set(b, &format!("{name}, baseline"), set));
+        if let Some(before) = &before {
+            println!("{}", summary_markdown(before));
+        }
+        rows.push(comparison_row(name, &after, before.as_ref()));
+        reports.push(after);
+        reports.extend(before);
+    };
+    if wants(Part::RealDev) {
+        let set = load_real_dev(&real_dev_dir).map_err(anyhow::Error::msg)?;
+        run_set("real-dev", &set, &mut reports);
+    }
     let mut generated: Option<Vec<LabelledImage>> = None;
-    if wants(Part::Generated) || wants(Part::Latency) {
+    if wants(Part::Generated) {
         let dir = generated_dir()?;
         eprintln!("generated set: {}", dir.display());
         generated = Some(load_generated(&dir).map_err(anyhow::Error::msg)?);
     }
     if wants(Part::Generated) {
         let set = generated.as_deref().unwrap_or_default();
-        let report = evaluate_set(&detector, &format!("generated (seed {})", args.seed), set);
-        println!("{}", summary_markdown(&report));
-        reports.push(report);
+        run_set(
+            &format!("generated (seed {})", args.seed),
+            set,
+            &mut reports,
+        );
     }
     if wants(Part::CleanCritical) && args.clean_count > 0 {
         let dir = cached_generated_set(&script, &cache, args.clean_count, 3, "clean-critical")
             .map_err(anyhow::Error::msg)?;
         let set = load_generated(&dir).map_err(anyhow::Error::msg)?;
-        let report = evaluate_set(&detector, "clean scans with card/RRN/MRZ (seed 3)", &set);
-        println!("{}", summary_markdown(&report));
-        for miss in &report.clean_scan_misses {
-            println!("clean-scan miss: {miss}");
-        }
-        reports.push(report);
+        run_set("clean scans with card/RRN/MRZ (seed 3)", &set, &mut reports);
     }
     if wants(Part::Presidio) {
         let set = load_presidio(&presidio_dir).map_err(anyhow::Error::msg)?;
-        let report = evaluate_set(&detector, "presidio", &set);
-        println!("{}", summary_markdown(&report));
-        reports.push(report);
+        run_set("presidio", &set, &mut reports);
+    }
+    if !rows.is_empty() {
+        println!("### Before (Tesseract + Haar) and after, same run\n");
+        println!("| set | images | after P / R / F1 | baseline P / R / F1 | after ID documents | baseline ID documents |");
+        println!("|---|---:|---|---|---|---|");
+        for row in &rows {
+            println!("{row}");
+        }
+        println!();
     }
 
-    let mut latencies = Vec::new();
+    let mut latencies: Vec<SetLatency> = Vec::new();
     if wants(Part::Latency) {
-        let photo = generated
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .find(|i| i.category == "photo" && i.contains_pii)
-            .context("the generated set has no photo holding PII to time")?;
-        let plain_ocr = if args.no_baseline {
-            None
-        } else {
-            Some(TesseractOcr::new(
-                config.tessdata_dir.as_deref(),
-                &config.languages,
-            )?)
-        };
-        println!(
-            "### Latency per image ({} rounds, one photo with text resized)\n",
-            args.runs
-        );
-        println!(
-            "Baselines timed in the same rounds: decoding alone, and one plain Tesseract pass \
-             ({}) over the full-resolution image, as Presidio's image analyser runs; its pii= is \
-             the same recognisers and policy over that pass's text.\n",
-            config.languages
-        );
-        println!("| photo | detector median / p95 | decode only | plain Tesseract median / p95 | detector ÷ plain |");
-        println!("|---|---|---|---|---|");
-        for (label, width, height) in [("1 MP", 1155u32, 866u32), ("12 MP", 4000, 3000)] {
-            let jpeg = photo_jpeg_from_file(&photo.path, width, height)?;
-            let spinner = spinner(&format!("timing the {label} photo ({} rounds)", args.runs));
-            let report = measure(
-                label,
-                &detector,
-                &jpeg,
-                args.runs,
-                plain_ocr.as_ref().map(|o| o as &dyn OcrEngine),
-            )?;
-            spinner.finish_and_clear();
-            let plain_pii = match report.plain_ocr_pii {
-                Some(pii) => format!(", pii={pii}"),
-                None => String::new(),
+        let set = load_real_dev(&real_dev_dir).map_err(anyhow::Error::msg)?;
+        let mut timed: Vec<&OfflinePiiDetector> = vec![&detector];
+        timed.extend(baseline.as_ref());
+        println!("### Latency per image, one core (real-dev resized, each image timed with every detector in turn)\n");
+        println!("| size | images | detector median / p95 | baseline median / p95 | detector ÷ baseline (medians) | decode only median |");
+        println!("|---|---:|---|---|---:|---|");
+        for mp in [1.0, 12.0] {
+            let limit = args.latency_images.min(set.len());
+            let progress = bar(limit, &format!("latency {mp} MP"));
+            let report = measure_set(&set, mp, limit, &timed, &mut |item| {
+                progress.inc(1);
+                if let Some(file) = item.path.file_name() {
+                    progress.set_message(file.to_string_lossy().into_owned());
+                }
+            });
+            progress.finish_and_clear();
+            let cell = |k: usize| {
+                report.detectors.get(k).map_or("-".to_string(), |d| {
+                    format!(
+                        "{} / {} ms ({} PII, {} errors)",
+                        d.timing.median_ms, d.timing.p95_ms, d.pii_images, d.errors
+                    )
+                })
             };
-            let (plain, ratio) = match (&report.plain_ocr, report.ratio_to_plain_ocr()) {
-                (Some(t), Some(r)) => (
-                    format!("{} / {} ms{plain_pii}", t.median_ms, t.p95_ms),
-                    format!("{r:.2}×"),
-                ),
-                _ => ("-".into(), "-".into()),
+            let ratio = match (report.detectors.first(), report.detectors.get(1)) {
+                (Some(a), Some(b)) if b.timing.median_ms > 0 => {
+                    format!(
+                        "{:.2}×",
+                        a.timing.median_ms as f64 / b.timing.median_ms as f64
+                    )
+                }
+                _ => "-".into(),
             };
             println!(
-                "| {label} ({width}x{height}, {} KB JPEG, pii={}) | {} / {} ms | {} ms | {plain} | {ratio} |",
-                report.jpeg_bytes / 1024,
-                report.pii_detected,
-                report.detector.median_ms,
-                report.detector.p95_ms,
-                report.decode_only.median_ms,
+                "| {mp} MP | {} | {} | {} | {ratio} | {} ms |",
+                report.images,
+                cell(0),
+                cell(1),
+                report.decode_only.median_ms
             );
             latencies.push(report);
         }

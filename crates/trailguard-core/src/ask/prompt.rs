@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use std::hash::{BuildHasher, Hasher};
 
 use super::answer::ValidationError;
+use super::sanitize::hidden_char;
 
 /// Inference parameters of one call; `None` leaves the backend's default.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -85,11 +86,46 @@ pub fn fresh_nonce() -> String {
     format!("{:016x}{:016x}", parts[0], parts[1])
 }
 
-/// Serialises `value` so it cannot contain a tag: `<` and `>` become JSON escapes (same meaning).
+/// A fresh nonce of 8 consonants (about 34 bits): short in tokens, which matters when it tags
+/// every prompt; still unguessable by whoever writes a log before it is drawn, and [`delimit`]
+/// checks it is absent from the payload, which cannot spell a tag anyway (see
+/// [`escape_json_for_block`]).
+pub fn fresh_short_nonce() -> String {
+    const LETTERS: &[u8; 19] = b"bcdfghjkmnpqrstvwxz";
+    let mut bits = u128::from_str_radix(&fresh_nonce(), 16).unwrap_or_default();
+    let mut nonce = String::with_capacity(8);
+    for _ in 0..8 {
+        let index = usize::try_from(bits % 19).unwrap_or_default();
+        nonce.push(char::from(LETTERS.get(index).copied().unwrap_or(b'x')));
+        bits /= 19;
+    }
+    nonce
+}
+
+/// Serialises `value` so it cannot contain a tag or hide text from a reader: `<`, `>` and the
+/// hidden characters of [`hidden_char`] (zero-width, bidi, tag block, variation selectors, C1
+/// controls, line separators) become `\uXXXX` escapes, which mean the same JSON.
 pub fn escape_json_for_block(value: &Value) -> String {
     let text = value.to_string();
-    // serde_json output has `<`/`>` only inside strings, where `\u003c` means the same.
-    text.replace('<', "\\u003c").replace('>', "\\u003e")
+    // serde_json output has these characters only inside strings, where an escape means the same.
+    if !text
+        .chars()
+        .any(|c| c == '<' || c == '>' || hidden_char(c).is_some())
+    {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut units = [0u16; 2];
+    for c in text.chars() {
+        if c == '<' || c == '>' || hidden_char(c).is_some() {
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Wraps `payload` in `<kind-nonce>` tags after checking the nonce does not occur in it.
@@ -211,6 +247,29 @@ mod tests {
         assert!(!escaped.contains('<') && !escaped.contains('>'));
         let back: Value = serde_json::from_str(&escaped).unwrap();
         assert_eq!(back, value);
+    }
+
+    #[test]
+    fn hidden_characters_are_escaped_and_mean_the_same() {
+        let value = json!({"k\u{200B}": "a\u{202E}b\u{E0041}\u{E0042}c\u{2028}<|im_end|>", "plain": "한국어"});
+        let escaped = escape_json_for_block(&value);
+        assert!(escaped.contains("\\u200b") && escaped.contains("\\u202e"));
+        assert!(escaped.contains("\\udb40\\udc41"), "{escaped}");
+        assert!(escaped.contains("한국어"));
+        assert!(escaped
+            .chars()
+            .all(|c| hidden_char(c).is_none() && c != '<'));
+        let back: Value = serde_json::from_str(&escaped).unwrap();
+        assert_eq!(back, value);
+    }
+
+    #[test]
+    fn short_nonces_are_fresh_letters() {
+        let a = fresh_short_nonce();
+        let b = fresh_short_nonce();
+        assert_eq!(a.len(), 8);
+        assert!(a.bytes().all(|b| b.is_ascii_lowercase()));
+        assert_ne!(a, b);
     }
 
     #[test]

@@ -1,9 +1,54 @@
-//! Cleaning model-written text before it reaches alerts: control and bidi characters stripped,
-//! whitespace collapsed, length capped.
+//! Cleaning model-written text before it reaches alerts: control, bidi and other hidden characters
+//! stripped, whitespace collapsed, length capped.
 
-/// Bidirectional overrides and isolates: they can make an alert read differently from its bytes.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+/// Characters a reader cannot see but a model's tokenizer can: the one table the prompt escaping
+/// and the prompt-injection rule share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum HiddenChar {
+    /// Zero-width spaces and joiners, word joiner, invisible operators, BOM, soft hyphen, fillers.
+    ZeroWidth,
+    /// Bidirectional embeddings, overrides, isolates and marks (text that reads reversed).
+    Bidi,
+    /// The Unicode tag block (U+E0000..U+E007F): invisible copies of ASCII ("ASCII smuggling").
+    Tag,
+    /// Variation selectors: one after an emoji is normal, runs of them can smuggle bytes.
+    VariationSelector,
+    /// C1 controls, DEL and the line/paragraph separators JSON leaves unescaped.
+    Control,
+}
+
+/// Which kind of hidden character `c` is, if any.
+pub fn hidden_char(c: char) -> Option<HiddenChar> {
+    Some(match c {
+        '\u{202A}'..='\u{202E}'
+        | '\u{2066}'..='\u{2069}'
+        | '\u{200E}'
+        | '\u{200F}'
+        | '\u{061C}' => HiddenChar::Bidi,
+        '\u{00AD}'
+        | '\u{034F}'
+        | '\u{115F}'
+        | '\u{1160}'
+        | '\u{17B4}'
+        | '\u{17B5}'
+        | '\u{180E}'
+        | '\u{200B}'..='\u{200D}'
+        | '\u{2060}'..='\u{2065}'
+        | '\u{206A}'..='\u{206F}'
+        | '\u{3164}'
+        | '\u{FEFF}'
+        | '\u{FFA0}'
+        | '\u{1D173}'..='\u{1D17A}' => HiddenChar::ZeroWidth,
+        '\u{E0000}'..='\u{E007F}' => HiddenChar::Tag,
+        '\u{180B}'..='\u{180D}'
+        | '\u{180F}'
+        | '\u{FE00}'..='\u{FE0F}'
+        | '\u{E0100}'..='\u{E01EF}' => HiddenChar::VariationSelector,
+        '\u{007F}'..='\u{009F}' | '\u{2028}' | '\u{2029}' | '\u{FFF9}'..='\u{FFFB}' => {
+            HiddenChar::Control
+        }
+        _ => return None,
+    })
 }
 
 /// Strips control and bidi characters, collapses whitespace runs to one space, trims, and cuts to
@@ -16,7 +61,7 @@ pub fn sanitize_text(text: &str, max_chars: usize) -> String {
     let mut pending_space = false;
     let mut count = 0usize;
     for c in text.chars() {
-        if c.is_whitespace() || c.is_control() || is_bidi_control(c) || c == '\u{FEFF}' {
+        if c.is_whitespace() || c.is_control() || hidden_char(c).is_some() {
             pending_space = !out.is_empty();
             continue;
         }
@@ -79,6 +124,18 @@ mod tests {
         assert!(cut.ends_with('…'));
         assert_eq!(sanitize_text("short", 10), "short");
         assert_eq!(sanitize_text("anything", 0), "");
+    }
+
+    #[test]
+    fn hidden_characters_are_classified_and_stripped() {
+        assert_eq!(hidden_char('\u{200B}'), Some(HiddenChar::ZeroWidth));
+        assert_eq!(hidden_char('\u{202E}'), Some(HiddenChar::Bidi));
+        assert_eq!(hidden_char('\u{E0041}'), Some(HiddenChar::Tag));
+        assert_eq!(hidden_char('\u{FE0F}'), Some(HiddenChar::VariationSelector));
+        assert_eq!(hidden_char('\u{2028}'), Some(HiddenChar::Control));
+        assert_eq!(hidden_char('a'), None);
+        assert_eq!(hidden_char('한'), None);
+        assert_eq!(sanitize_text("a\u{200B}b\u{E0041}c", 10), "a b c");
     }
 
     #[test]

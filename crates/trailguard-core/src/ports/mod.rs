@@ -4,12 +4,16 @@
 //! `trailguard-local`: a directory or memory bucket, JSON Lines / SMTP / webhook notifiers,
 //! OpenAI-compatible and deterministic models). Domain code and the workflow runner only see
 //! these traits. No method has a default body: every adapter says what each call means for it.
+//! `StreamingChatModel` extends `ChatModel` with a streamed answer; every adapter implements it.
 
 mod chat;
 mod notify;
 mod objects;
 
-pub use chat::{ChatMessage, ChatModel, ChatRequest, ChatResponse, ChatRole, ContentBlock};
+pub use chat::{
+    ChatMessage, ChatModel, ChatRequest, ChatResponse, ChatRole, ContentBlock, OnText,
+    StreamingChatModel,
+};
 pub use notify::{AttributeValue, Notification, Notifier};
 pub use objects::{
     CopyOutcome, DeleteOutcome, ObjectHead, ObjectReader, ObjectRef, ObjectWriter, PutOutcome,

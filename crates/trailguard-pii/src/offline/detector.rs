@@ -1,4 +1,7 @@
-//! The offline detector: input safety, preprocessing, OCR passes, recognisers, faces, policy.
+//! The offline detector: input safety, faces, OCR rounds, recognisers and context cues, policy.
+//! Faces run first (one cheap inference); text is read in rounds, the likeliest lines first, and
+//! reading stops at the first evidence that counts (evidence only adds up, so the verdict is
+//! the one a full reading would give; `early_stop = false` reads everything, for redaction).
 //! All of it is CPU work: the async [`PiiDetector::detect`] runs it on the blocking pool; the
 //! CLI and the evaluation call the blocking methods from their own threads.
 
@@ -8,12 +11,15 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 
-use super::config::OfflineConfig;
-use super::engines::{FaceDetector, OcrEngine, Segmentation};
+use super::config::{Engine, OfflineConfig};
+use super::engines::{FaceDetector, OcrEngine};
 use super::haar::{HaarCascade, HaarFaces};
-use super::preprocess::{binarise_adaptive, prepare, PreprocessConfig, Transform};
-use super::tesseract::TesseractOcr;
+use super::onnx::{BlazeFaces, OnnxModels, PpOcr, PpOcrOptions};
+use super::preprocess::PreprocessConfig;
+use super::tesseract::{TesseractOcr, TesseractPages};
+use crate::bbox::BoundingBox;
 use crate::blocking::run_blocking;
+use crate::cues::portrait_cue;
 use crate::decode::{decode, DecodeLimits};
 use crate::detector::PiiDetector;
 use crate::error::{InputError, PiiDetectError};
@@ -25,13 +31,21 @@ use crate::policy::{decide, evidence_from_page, face_evidence, merge_evidence};
 use crate::text::TextIndex;
 use crate::verdict::PiiVerdict;
 
+/// Milliseconds per stage of one image.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StageMs {
+    pub decode: u64,
+    pub faces: u64,
+    pub ocr: u64,
+}
+
 /// What the detector saw, for evaluation and debugging (the verdict carries no raw text).
 pub struct Analysis {
     pub verdict: PiiVerdict,
+    /// OCR pages read (Tesseract passes; PP-OCR: 1), 0 when faces decided.
     pub passes: usize,
-    /// Milliseconds spent in decode+preprocess, first OCR pass, second pass, faces.
-    pub stage_ms: [u64; 4],
-    /// Raw OCR text of each pass, for local debugging only: it holds the PII itself, so it is
+    pub stage_ms: StageMs,
+    /// Raw OCR text of each page, for local debugging only: it holds the PII itself, so it is
     /// never serialised or logged.
     pub ocr_text: Vec<String>,
 }
@@ -43,7 +57,8 @@ struct Pipeline {
     name: String,
 }
 
-/// The offline OCR + face detector. Cheap to clone: clones share the engines.
+/// The offline OCR + face detector. Cheap to clone: clones share the engines (and their
+/// model sessions, which run one image at a time).
 #[derive(Clone)]
 pub struct OfflinePiiDetector {
     pipeline: Arc<Pipeline>,
@@ -53,26 +68,107 @@ fn elapsed_ms(since: Instant) -> u64 {
     since.elapsed().as_millis() as u64
 }
 
+fn tesseract(config: &OfflineConfig) -> Result<TesseractOcr, PiiDetectError> {
+    TesseractOcr::new(config.tessdata_dir.as_deref(), &config.languages)
+}
+
+fn haar(config: &OfflineConfig) -> Result<Box<dyn FaceDetector>, PiiDetectError> {
+    let path = config
+        .face_cascade
+        .clone()
+        .unwrap_or_else(HaarCascade::default_path);
+    Ok(Box::new(HaarFaces {
+        cascade: HaarCascade::load(&path)?,
+        max_side: config.face_max_side,
+        min_neighbors: config.face_min_neighbors,
+    }))
+}
+
+/// An OCR engine and a face detector.
+type Engines = (Box<dyn OcrEngine>, Box<dyn FaceDetector>);
+
+/// PP-OCR + BlazeFace over the located models.
+fn onnx_engines(config: &OfflineConfig, models: &OnnxModels) -> Result<Engines, PiiDetectError> {
+    let engine = trailguard_vision::EngineConfig {
+        intra_threads: config.threads.max(1),
+        ..trailguard_vision::EngineConfig::new(&models.onnxruntime)
+    };
+    let korean = config.languages.split('+').any(|l| l == "kor");
+    let hangul = if korean {
+        Some(tesseract(config)?)
+    } else {
+        None
+    };
+    let options = PpOcrOptions {
+        max_lines: config.max_text_lines,
+        ..PpOcrOptions::default()
+    };
+    let ocr = PpOcr::load(models, &engine, options, hangul)?;
+    let faces = BlazeFaces::load(models, &engine, config.face_min_score)?;
+    Ok((Box::new(ocr), Box::new(faces)))
+}
+
 impl OfflinePiiDetector {
-    /// Tesseract for `config.languages`, and the Haar cascade when faces are detected or count.
-    /// Fails when the OCR language data or the cascade file is missing.
+    /// The engines `config.engine` names: PP-OCR + BlazeFace on ONNX Runtime (`onnx`; `auto`
+    /// when the models are found), else Tesseract + Haar cascades. Fails when what the engines
+    /// need is missing (models, OCR language data, the cascade file), saying what to fetch.
     pub fn new(config: OfflineConfig) -> Result<Self, PiiDetectError> {
-        let ocr = TesseractOcr::new(config.tessdata_dir.as_deref(), &config.languages)?;
-        let faces: Option<Box<dyn FaceDetector>> =
-            if config.detect_faces || config.policy.faces_are_pii {
-                let path = config
-                    .face_cascade
-                    .clone()
-                    .unwrap_or_else(HaarCascade::default_path);
-                Some(Box::new(HaarFaces {
-                    cascade: HaarCascade::load(&path)?,
-                    max_side: config.face_max_side,
-                    min_neighbors: config.face_min_neighbors,
-                }))
-            } else {
-                None
-            };
-        Ok(Self::with_engines(config, Box::new(ocr), faces))
+        config
+            .policy
+            .validate()
+            .map_err(|e| PiiDetectError::Config(e.to_string()))?;
+        let located = match config.engine {
+            Engine::Tesseract => None,
+            Engine::Onnx => Some(
+                OnnxModels::locate(config.models_dir.as_deref(), config.onnxruntime.as_deref())
+                    .map_err(PiiDetectError::Config)?,
+            ),
+            Engine::Auto => {
+                match OnnxModels::locate(
+                    config.models_dir.as_deref(),
+                    config.onnxruntime.as_deref(),
+                ) {
+                    Ok(models) => Some(models),
+                    Err(why) => {
+                        static WARNED: std::sync::Once = std::sync::Once::new();
+                        WARNED.call_once(|| {
+                            tracing::warn!(
+                                "{why}; using the Tesseract + Haar-cascade detector, which misses most faces and many identity documents on real photos (engine = \"tesseract\" to choose it, \"onnx\" to require the models)"
+                            )
+                        });
+                        None
+                    }
+                }
+            }
+        };
+        let wants_faces = config.detect_faces || config.policy.faces_are_pii;
+        let (ocr, faces): (Box<dyn OcrEngine>, Option<Box<dyn FaceDetector>>) = match located {
+            Some(models) => {
+                let (ocr, faces) = onnx_engines(&config, &models)?;
+                // BlazeFace is cheap and feeds the portrait cue: it always runs.
+                (ocr, Some(faces))
+            }
+            None => {
+                let ocr = TesseractPages {
+                    ocr: tesseract(&config)?,
+                    preprocess: PreprocessConfig {
+                        ocr_max_pixels: config.ocr_max_pixels,
+                        upscale_below_side: config.upscale_below_side,
+                        deskew: config.deskew,
+                        ..PreprocessConfig::default()
+                    },
+                    second_pass: config.second_pass,
+                    second_pass_binarise: config.second_pass_binarise,
+                };
+                let faces = if wants_faces {
+                    Some(haar(&config)?)
+                } else {
+                    None
+                };
+                (Box::new(ocr), faces)
+            }
+        };
+        Ok(Self::with_engines(config, ocr, faces))
     }
 
     /// The same pipeline over other engines. `faces` runs whenever it is given; whether faces
@@ -82,7 +178,10 @@ impl OfflinePiiDetector {
         ocr: Box<dyn OcrEngine>,
         faces: Option<Box<dyn FaceDetector>>,
     ) -> Self {
-        let name = format!("offline:{}", ocr.name());
+        let name = match &faces {
+            Some(f) => format!("offline:{}+{}", ocr.name(), f.name()),
+            None => format!("offline:{}", ocr.name()),
+        };
         OfflinePiiDetector {
             pipeline: Arc::new(Pipeline {
                 config,
@@ -138,6 +237,22 @@ impl OfflinePiiDetector {
     }
 }
 
+/// Evidence of every page read so far, plus the portrait cue over the richest page.
+fn text_evidence(
+    pages: &[OcrPage],
+    faces: &[(BoundingBox, f32)],
+    width: u32,
+    height: u32,
+    face_floor: f32,
+) -> Vec<Evidence> {
+    let mut evidence: Vec<Evidence> = pages.iter().flat_map(evidence_from_page).collect();
+    let richest = pages.iter().max_by_key(|p| p.word_count());
+    if let Some(cue) = richest.and_then(|p| portrait_cue(p, faces, width, height, face_floor)) {
+        evidence.push(cue);
+    }
+    evidence
+}
+
 impl Pipeline {
     fn analyse(&self, input: &ImageInput<'_>) -> Result<(Analysis, DynamicImage), PiiDetectError> {
         let started = Instant::now();
@@ -153,56 +268,51 @@ impl Pipeline {
             max_pixels: self.config.max_pixels,
             max_alloc_bytes: self.config.max_alloc_bytes,
         };
+        // Animated GIF and WebP: the first frame (the image crate's still-image decode).
         let image = decode(input.bytes, input.kind, &limits)?;
         let (width, height) = (image.width(), image.height());
-        let pre_config = PreprocessConfig {
-            ocr_max_pixels: self.config.ocr_max_pixels,
-            upscale_below_side: self.config.upscale_below_side,
-            deskew: self.config.deskew,
-            ..PreprocessConfig::default()
+        let mut stage_ms = StageMs {
+            decode: elapsed_ms(started),
+            ..StageMs::default()
         };
-        let prepared = prepare(&image, &pre_config);
-        let mut stage_ms = [elapsed_ms(started), 0, 0, 0];
-        let mut stage_start = Instant::now();
+        let policy = &self.config.policy;
+        let early = self.config.early_stop;
 
-        let first = self.ocr.recognise(&prepared.gray, Segmentation::Auto)?;
-        let mut ocr_text = vec![TextIndex::from_page(&first).text().to_string()];
-        let mut words_seen = first.word_count();
-        let mut evidence = self.evidence(&first, &prepared.transform, width, height);
-        let mut passes = 1;
-        stage_ms[1] = elapsed_ms(stage_start);
-        stage_start = Instant::now();
-
-        let counted_any = evidence.iter().any(|e| self.config.policy.counts(e));
-        let in_budget = self
-            .config
-            .second_pass_budget_ms
-            .is_none_or(|budget| started.elapsed().as_millis() < u128::from(budget));
-        if self.config.second_pass && !counted_any && in_budget {
-            let second = if self.config.second_pass_binarise {
-                let binary = binarise_adaptive(&prepared.gray);
-                self.ocr.recognise(&binary, Segmentation::Sparse)?
-            } else {
-                self.ocr.recognise(&prepared.gray, Segmentation::Sparse)?
-            };
-            words_seen = words_seen.max(second.word_count());
-            ocr_text.push(TextIndex::from_page(&second).text().to_string());
-            evidence.extend(self.evidence(&second, &prepared.transform, width, height));
-            passes += 1;
-        }
-        stage_ms[2] = elapsed_ms(stage_start);
-        stage_start = Instant::now();
-
+        let stage = Instant::now();
+        let mut evidence = Vec::new();
+        let mut face_boxes = Vec::new();
         if let Some(faces) = &self.faces {
             for (bbox, confidence) in faces.detect(&image)? {
+                face_boxes.push((bbox, confidence));
                 evidence.push(face_evidence(bbox, confidence, faces.name()));
             }
         }
-        stage_ms[3] = elapsed_ms(stage_start);
+        stage_ms.faces = elapsed_ms(stage);
+
+        let stage = Instant::now();
+        let decided = early && evidence.iter().any(|e| policy.counts(e));
+        let floor = self.config.face_min_score;
+        let pages = if decided {
+            Vec::new()
+        } else {
+            self.ocr.read(&image, &mut |pages| {
+                early
+                    && text_evidence(pages, &face_boxes, width, height, floor)
+                        .iter()
+                        .any(|e| policy.counts(e))
+            })?
+        };
+        evidence.extend(text_evidence(&pages, &face_boxes, width, height, floor));
+        stage_ms.ocr = elapsed_ms(stage);
+        let words_seen = pages.iter().map(OcrPage::word_count).max().unwrap_or(0);
+        let ocr_text = pages
+            .iter()
+            .map(|p| TextIndex::from_page(p).text().to_string())
+            .collect();
 
         let mut evidence = merge_evidence(evidence);
         evidence.sort_by_key(|e| e.bbox.map(|b| (b.top, b.left)));
-        let (pii_detected, reason) = decide(&self.config.policy, &mut evidence, words_seen);
+        let (pii_detected, reason) = decide(policy, &mut evidence, words_seen);
         let verdict = PiiVerdict {
             pii_detected,
             evidence,
@@ -210,7 +320,7 @@ impl Pipeline {
             detector: self.name.clone(),
             width,
             height,
-            words_seen: Some(words_seen),
+            words_seen: (!pages.is_empty()).then_some(words_seen),
             model_calls: 0,
             sent_image_size: None,
             elapsed_ms: elapsed_ms(started),
@@ -224,23 +334,12 @@ impl Pipeline {
         Ok((
             Analysis {
                 verdict,
-                passes,
+                passes: pages.len(),
                 stage_ms,
                 ocr_text,
             },
             image,
         ))
-    }
-
-    /// Evidence from one OCR page, its boxes mapped back to the original image.
-    fn evidence(&self, page: &OcrPage, t: &Transform, w: u32, h: u32) -> Vec<Evidence> {
-        evidence_from_page(page)
-            .into_iter()
-            .map(|mut e| {
-                e.bbox = e.bbox.map(|b| t.to_original(&b, w, h));
-                e
-            })
-            .collect()
     }
 }
 

@@ -1,7 +1,8 @@
-//! Latency per image for BENCHMARKS.md: the detector on a photo resized to a given size,
-//! against two baselines timed in the same rounds (interleaved, so both see the same load):
-//! decoding alone, and one plain full-resolution Tesseract pass with no preprocessing and no
-//! recognisers (what Presidio's image analyser runs).
+//! Latency per image for BENCHMARKS.md: detectors on a photo resized to a given size, against
+//! baselines timed in the same rounds (interleaved, so all see the same load): decoding alone,
+//! and one plain full-resolution Tesseract pass with no preprocessing and no recognisers (what
+//! Presidio's image analyser runs); and over a whole labelled set resized to a pixel count
+//! ([`measure_set`]), each image timed with every detector in turn.
 
 use image::{DynamicImage, ImageFormat};
 use serde::Serialize;
@@ -10,8 +11,10 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::detector::OfflinePiiDetector;
-use super::engines::{OcrEngine, Segmentation};
+use super::engines::Segmentation;
 use super::eval::percentile;
+use super::eval::LabelledImage;
+use super::tesseract::TesseractOcr;
 use crate::error::{InputError, PiiDetectError};
 use crate::policy::evidence_from_page;
 
@@ -22,7 +25,7 @@ pub struct Timing {
 }
 
 impl Timing {
-    fn from_ms(mut times: Vec<u64>) -> Timing {
+    pub fn from_ms(mut times: Vec<u64>) -> Timing {
         times.sort_unstable();
         Timing {
             median_ms: percentile(&times, 50),
@@ -91,7 +94,7 @@ pub fn measure(
     detector: &OfflinePiiDetector,
     jpeg: &[u8],
     runs: usize,
-    plain_ocr: Option<&dyn OcrEngine>,
+    plain_ocr: Option<&TesseractOcr>,
 ) -> Result<LatencyReport, PiiDetectError> {
     let corrupt = |e: image::ImageError| InputError::Corrupt {
         media_type: "image/jpeg".into(),
@@ -135,6 +138,90 @@ pub fn measure(
         plain_ocr: plain_ocr.map(|_| Timing::from_ms(ocr)),
         plain_ocr_pii: plain_pii,
     })
+}
+
+/// `source` scaled to about `megapixels` million pixels (aspect kept) and encoded as a JPEG.
+pub fn jpeg_at_megapixels(source: &DynamicImage, megapixels: f64) -> Result<Vec<u8>, InputError> {
+    let pixels = f64::from(source.width()) * f64::from(source.height());
+    let f = (megapixels * 1e6 / pixels.max(1.0)).sqrt();
+    let w = ((f64::from(source.width()) * f).round() as u32).max(1);
+    let h = ((f64::from(source.height()) * f).round() as u32).max(1);
+    photo_jpeg(source, w, h)
+}
+
+/// One detector's times over a set.
+#[derive(Debug, Clone, Serialize)]
+pub struct SetTiming {
+    pub detector: String,
+    pub timing: Timing,
+    /// Images it called PII (a check that the resized set still holds what it held).
+    pub pii_images: usize,
+    pub errors: usize,
+}
+
+/// Latency over a set resized to `megapixels`: for each image (at most `limit`), the JPEG is
+/// made once and every detector checks it in turn, so they share the machine's load. Decoding
+/// the JPEG is timed as a baseline in the same round.
+#[derive(Debug, Clone, Serialize)]
+pub struct SetLatency {
+    pub megapixels: f64,
+    pub images: usize,
+    pub detectors: Vec<SetTiming>,
+    pub decode_only: Timing,
+}
+
+pub fn measure_set(
+    set: &[LabelledImage],
+    megapixels: f64,
+    limit: usize,
+    detectors: &[&OfflinePiiDetector],
+    progress: &mut dyn FnMut(&LabelledImage),
+) -> SetLatency {
+    let mut times: Vec<Vec<u64>> = vec![Vec::new(); detectors.len()];
+    let mut pii = vec![0usize; detectors.len()];
+    let mut errors = vec![0usize; detectors.len()];
+    let mut decode = Vec::new();
+    let mut images = 0usize;
+    for item in set.iter().take(limit) {
+        progress(item);
+        let Ok(source) = image::open(&item.path) else {
+            continue;
+        };
+        let Ok(jpeg) = jpeg_at_megapixels(&source, megapixels) else {
+            continue;
+        };
+        drop(source);
+        images += 1;
+        let started = Instant::now();
+        if let Ok(decoded) = image::load_from_memory_with_format(&jpeg, ImageFormat::Jpeg) {
+            std::hint::black_box(decoded.to_rgb8());
+        }
+        decode.push(elapsed_ms(started));
+        for (k, detector) in detectors.iter().enumerate() {
+            let started = Instant::now();
+            match detector.detect_blocking(&jpeg, Some("image/jpeg")) {
+                Ok(v) => pii[k] += usize::from(v.pii_detected),
+                Err(_) => errors[k] += 1,
+            }
+            times[k].push(elapsed_ms(started));
+        }
+    }
+    SetLatency {
+        megapixels,
+        images,
+        detectors: detectors
+            .iter()
+            .zip(times)
+            .enumerate()
+            .map(|(k, (d, t))| SetTiming {
+                detector: d.label().to_string(),
+                timing: Timing::from_ms(t),
+                pii_images: pii[k],
+                errors: errors[k],
+            })
+            .collect(),
+        decode_only: Timing::from_ms(decode),
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
 //! The offline detector (feature `offline`): runs inside the PII Lambda or on a laptop, with no
 //! model and no network.
 //!
-//! Input safety (crate `decode`) → preprocessing ([`preprocess`]) → OCR passes ([`engines`]:
-//! Tesseract, eng+kor, in [`tesseract`]) → the validating recognisers and the policy → faces
-//! ([`haar`]) → a [`PiiVerdict`](crate::PiiVerdict), and an optional redacted copy
+//! Input safety (crate `decode`) → faces ([`engines`]: BlazeFace in [`onnx`], or Haar cascades
+//! in [`haar`]) → text in rounds, the likeliest lines first, stopping at the first evidence that
+//! counts (PP-OCRv4 in [`onnx`], Tesseract re-reading Hangul lines; or Tesseract passes over a
+//! preprocessed page, [`tesseract`], [`preprocess`]) → the validating recognisers, context cues
+//! and the policy → a [`PiiVerdict`](crate::PiiVerdict), and an optional redacted copy
 //! ([`redact`]). [`eval`] and [`latency`] produce the figures of `trailguard bench pii`.
 //!
 //! ```no_run
@@ -23,12 +25,14 @@ pub mod engines;
 pub mod eval;
 pub mod haar;
 pub mod latency;
+pub mod onnx;
 pub mod preprocess;
 pub mod redact;
 pub mod tesseract;
 
-pub use config::{load_config, parse_config, OfflineConfig};
-pub use detector::{Analysis, OfflinePiiDetector};
+pub use config::{load_config, parse_config, parse_kinds, Engine, OfflineConfig};
+pub use detector::{Analysis, OfflinePiiDetector, StageMs};
 pub use engines::{FaceDetector, OcrEngine, Segmentation};
 pub use haar::{HaarCascade, HaarFaces};
-pub use tesseract::TesseractOcr;
+pub use onnx::{BlazeFaces, OnnxModels, PpOcr, FETCH_COMMAND};
+pub use tesseract::{TesseractOcr, TesseractPages};

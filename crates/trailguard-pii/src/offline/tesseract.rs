@@ -2,7 +2,7 @@
 //! one initialised engine for many images). Words come from the TSV output with boxes and
 //! confidences.
 
-use image::GrayImage;
+use image::{DynamicImage, GrayImage};
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -10,6 +10,7 @@ use tesseract_plumbing::tesseract_sys;
 use tesseract_plumbing::TessBaseApi;
 
 use super::engines::{OcrEngine, Segmentation};
+use super::preprocess::{binarise_adaptive, prepare, PreprocessConfig, Transform};
 use crate::bbox::BoundingBox;
 use crate::error::PiiDetectError;
 use crate::page::{OcrLine, OcrPage, OcrWord};
@@ -91,13 +92,17 @@ impl TesseractOcr {
     }
 }
 
-impl OcrEngine for TesseractOcr {
-    fn name(&self) -> &str {
+impl TesseractOcr {
+    pub fn name(&self) -> &str {
         &self.name
     }
 
-    /// Recognises one grayscale image.
-    fn recognise(&self, gray: &GrayImage, mode: Segmentation) -> Result<OcrPage, PiiDetectError> {
+    /// Recognises one grayscale image; boxes in its pixels.
+    pub fn recognise(
+        &self,
+        gray: &GrayImage,
+        mode: Segmentation,
+    ) -> Result<OcrPage, PiiDetectError> {
         let err = |what: &str| PiiDetectError::Ocr(what.to_string());
         let (w, h) = gray.dimensions();
         let (wi, hi) = (
@@ -122,6 +127,7 @@ impl OcrEngine for TesseractOcr {
         api.set_page_seg_mode(match mode {
             Segmentation::Auto => tesseract_sys::TessPageSegMode_PSM_AUTO,
             Segmentation::Sparse => tesseract_sys::TessPageSegMode_PSM_SPARSE_TEXT,
+            Segmentation::Block => tesseract_sys::TessPageSegMode_PSM_SINGLE_BLOCK,
         });
         api.set_image(gray.as_raw(), wi, hi, 1, wi)
             .map_err(|e| err(&format!("set_image: {e:?}")))?;
@@ -134,6 +140,67 @@ impl OcrEngine for TesseractOcr {
             .to_string_lossy()
             .into_owned();
         Ok(parse_tsv(&tsv))
+    }
+}
+
+/// Tesseract as the pipeline's OCR engine: preprocessing (scale into a pixel budget, deskew),
+/// an automatic-segmentation pass, then, unless that was enough, a sparse-text pass (which finds
+/// fields on cards and photos that automatic segmentation drops). Boxes are mapped back to the
+/// original image.
+pub struct TesseractPages {
+    pub ocr: TesseractOcr,
+    pub preprocess: PreprocessConfig,
+    pub second_pass: bool,
+    pub second_pass_binarise: bool,
+}
+
+impl TesseractPages {
+    fn to_original(page: OcrPage, t: &Transform, w: u32, h: u32) -> OcrPage {
+        OcrPage {
+            lines: page
+                .lines
+                .into_iter()
+                .map(|line| OcrLine {
+                    words: line
+                        .words
+                        .into_iter()
+                        .map(|mut word| {
+                            word.bbox = t.to_original(&word.bbox, w, h);
+                            word
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl OcrEngine for TesseractPages {
+    fn name(&self) -> &str {
+        self.ocr.name()
+    }
+
+    fn read(
+        &self,
+        image: &DynamicImage,
+        enough: &mut dyn FnMut(&[OcrPage]) -> bool,
+    ) -> Result<Vec<OcrPage>, PiiDetectError> {
+        let (w, h) = (image.width(), image.height());
+        let prepared = prepare(image, &self.preprocess);
+        let first = self.ocr.recognise(&prepared.gray, Segmentation::Auto)?;
+        let mut pages = vec![Self::to_original(first, &prepared.transform, w, h)];
+        if !self.second_pass || enough(&pages) {
+            return Ok(pages);
+        }
+        let second = if self.second_pass_binarise {
+            let binary = binarise_adaptive(&prepared.gray);
+            self.ocr.recognise(&binary, Segmentation::Sparse)?
+        } else {
+            self.ocr.recognise(&prepared.gray, Segmentation::Sparse)?
+        };
+        pages.push(Self::to_original(second, &prepared.transform, w, h));
+        enough(&pages);
+        Ok(pages)
     }
 }
 

@@ -50,6 +50,7 @@ pub fn build_pii_request(
         temperature: params.temperature,
         top_p: params.top_p,
         top_k: params.top_k,
+        ..ChatRequest::default()
     }
 }
 

@@ -153,3 +153,34 @@ pub fn fixture(name: &str) -> Vec<u8> {
     let path = fixture_path(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// The ONNX models' directory (`trailguard model fetch pp-ocr-v4 blazeface onnxruntime` puts
+/// them in the model cache). Missing models fail the test under `CI` and skip it, loudly,
+/// elsewhere.
+#[cfg(feature = "offline")]
+pub fn onnx_models() -> Option<trailguard_pii::offline::OnnxModels> {
+    use trailguard_pii::offline::{OnnxModels, FETCH_COMMAND};
+    let dir = std::env::var_os("PII_MODEL_DIR").map(PathBuf::from);
+    match OnnxModels::locate(dir.as_deref(), None) {
+        Ok(models) => Some(models),
+        Err(why) => {
+            let message = format!("ONNX models missing: {why}; run `{FETCH_COMMAND}`");
+            if std::env::var_os("CI").is_some() {
+                panic!("{message}");
+            }
+            eprintln!("SKIPPED: {message}");
+            None
+        }
+    }
+}
+
+/// The detector on the ONNX engines with `config` otherwise, or `None` (skipped) without models.
+#[cfg(feature = "offline")]
+pub fn onnx_detector(
+    mut config: trailguard_pii::OfflineConfig,
+) -> Option<trailguard_pii::OfflinePiiDetector> {
+    onnx_models()?;
+    config.engine = trailguard_pii::Engine::Onnx;
+    config.models_dir = std::env::var_os("PII_MODEL_DIR").map(PathBuf::from);
+    Some(trailguard_pii::OfflinePiiDetector::new(config).unwrap())
+}

@@ -84,6 +84,8 @@ fn parse_converse(arguments: &Value) -> Result<ChatRequest, TaskError> {
         temperature: get("Temperature").and_then(Value::as_f64).map(|f| f as f32),
         top_p: get("TopP").and_then(Value::as_f64).map(|f| f as f32),
         top_k: None,
+        // Converse Task arguments have no schema field.
+        response_schema: None,
     })
 }
 
