@@ -12,28 +12,50 @@
 use serde::Serialize;
 use trailguard_asl::{base_resource, StateMachine, LAMBDA_INVOKE};
 
-/// S3 error codes (<https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html>) the
-/// calls TrailGuard makes (GetObject, HeadObject, CopyObject, DeleteObject, PutObject) can return,
-/// as the integration names them; `S3.S3Exception` is the SDK's name for an S3 error without a
-/// modelled code (a HEAD response has no error body, so a missing object can arrive as it).
-pub const S3_ERRORS: &[&str] = &[
-    "S3.S3Exception",
-    "S3.NoSuchKeyException",
-    "S3.NoSuchVersionException",
-    "S3.NoSuchBucketException",
-    "S3.AccessDeniedException",
-    "S3.InvalidObjectStateException",
-    "S3.InvalidRequestException",
-    "S3.InvalidArgumentException",
-    "S3.SlowDownException",
-    "S3.InternalErrorException",
-    "S3.ServiceUnavailableException",
-    "S3.PreconditionFailedException",
-    "S3.KMSThrottlingException",
-    "S3.KMSKeyDisabledException",
+/// The S3 API model's error shapes: an S3 error code with a shape arrives as
+/// `S3.<Code>Exception`; any other code (SlowDown, InternalError, ServiceUnavailable, NoSuchVersion,
+/// ...) arrives as the SDK's generic `S3.S3Exception`, its status in the Cause. A Retry that waits for
+/// `S3.SlowDownException` would never match (infra/workflow-errors.json has the sources).
+pub const S3_MODELED_CODES: &[&str] = &[
+    "AccessDenied",
+    "BucketAlreadyExists",
+    "BucketAlreadyOwnedByYou",
+    "EncryptionTypeMismatch",
+    "IdempotencyParameterMismatch",
+    "InvalidObjectState",
+    "InvalidRequest",
+    "InvalidWriteOffset",
+    "NoSuchBucket",
+    "NoSuchKey",
+    "NoSuchUpload",
+    "NotFound",
+    "ObjectAlreadyInActiveTierError",
+    "ObjectNotInActiveTierError",
+    "TooManyParts",
 ];
 
-/// SNS Publish's errors (<https://docs.aws.amazon.com/sns/latest/api/API_Publish.html>, Errors).
+/// The names the S3 SDK integration can emit: `S3.S3Exception` and one per modelled shape.
+pub const S3_ERRORS: &[&str] = &[
+    "S3.S3Exception",
+    "S3.AccessDeniedException",
+    "S3.BucketAlreadyExistsException",
+    "S3.BucketAlreadyOwnedByYouException",
+    "S3.EncryptionTypeMismatchException",
+    "S3.IdempotencyParameterMismatchException",
+    "S3.InvalidObjectStateException",
+    "S3.InvalidRequestException",
+    "S3.InvalidWriteOffsetException",
+    "S3.NoSuchBucketException",
+    "S3.NoSuchKeyException",
+    "S3.NoSuchUploadException",
+    "S3.NotFoundException",
+    "S3.ObjectAlreadyInActiveTierErrorException",
+    "S3.ObjectNotInActiveTierErrorException",
+    "S3.TooManyPartsException",
+];
+
+/// SNS Publish's errors (<https://docs.aws.amazon.com/sns/latest/api/API_Publish.html>, Errors;
+/// `Throttled` is modelled for the SMS operations only).
 pub const SNS_ERRORS: &[&str] = &[
     "SNS.AuthorizationErrorException",
     "SNS.EndpointDisabledException",
@@ -49,7 +71,6 @@ pub const SNS_ERRORS: &[&str] = &[
     "SNS.KMSThrottlingException",
     "SNS.NotFoundException",
     "SNS.PlatformApplicationDisabledException",
-    "SNS.ThrottledException",
     "SNS.ValidationException",
 ];
 
@@ -159,14 +180,14 @@ mod tests {
     fn a_name_no_integration_emits_is_reported() {
         let definition = r#"{"StartAt": "A", "States": {"A": {"Type": "Task",
             "Resource": "arn:aws:states:::aws-sdk:s3:headObject", "Parameters": {"Bucket": "b", "Key": "k"},
-            "Retry": [{"ErrorEquals": ["S3.NotFoundException", "States.Timeout"]}], "End": true}}}"#;
+            "Retry": [{"ErrorEquals": ["S3.SlowDownException", "States.Timeout"]}], "End": true}}}"#;
         let machine = load_state_machine(definition, "t", &Default::default()).unwrap();
         assert_eq!(
             unknown_error_names(&machine),
             [UnknownErrorName {
                 state: "A".into(),
                 resource: "arn:aws:states:::aws-sdk:s3:headObject".into(),
-                error: "S3.NotFoundException".into(),
+                error: "S3.SlowDownException".into(),
             }]
         );
     }

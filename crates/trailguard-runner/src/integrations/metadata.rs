@@ -65,7 +65,8 @@ pub fn sdk_error(service: &str, error: &PortError) -> TaskError {
         }
         .to_string()
     });
-    let name = if code.is_empty() {
+    let unmodeled_s3 = service == "S3" && !crate::errors::S3_MODELED_CODES.contains(&code.as_str());
+    let name = if code.is_empty() || unmodeled_s3 {
         format!("{service}.{service}Exception")
     } else if code.ends_with("Exception") {
         format!("{service}.{code}")
@@ -87,4 +88,44 @@ pub fn sdk_error(service: &str, error: &PortError) -> TaskError {
             error.message
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_codes_without_a_model_shape_are_the_generic_s3_exception() {
+        let name = |kind, code: Option<&str>| {
+            let mut error = PortError::new(kind, "m");
+            if let Some(code) = code {
+                error = error.with_code(code);
+            }
+            sdk_error("S3", &error).error
+        };
+        assert_eq!(
+            name(PortErrorKind::NotFound, Some("NoSuchKey")),
+            "S3.NoSuchKeyException"
+        );
+        assert_eq!(name(PortErrorKind::NotFound, None), "S3.NoSuchKeyException");
+        assert_eq!(
+            name(PortErrorKind::AccessDenied, None),
+            "S3.AccessDeniedException"
+        );
+        assert_eq!(
+            name(PortErrorKind::Throttled, Some("SlowDown")),
+            "S3.S3Exception"
+        );
+        assert_eq!(name(PortErrorKind::Unavailable, None), "S3.S3Exception");
+        assert_eq!(
+            name(PortErrorKind::NotFound, Some("NoSuchVersion")),
+            "S3.S3Exception"
+        );
+        // Other services keep the code's own name.
+        let sns = sdk_error(
+            "SNS",
+            &PortError::new(PortErrorKind::Other, "m").with_code("InternalError"),
+        );
+        assert_eq!(sns.error, "SNS.InternalErrorException");
+    }
 }
