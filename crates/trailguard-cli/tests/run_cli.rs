@@ -834,7 +834,7 @@ fn sfn_check_refuses_error_names_no_integration_emits() {
         r#"{"StartAt": "Head", "States": {"Head": {"Type": "Task",
             "Resource": "arn:aws:states:::aws-sdk:s3:headObject",
             "Parameters": {"Bucket": "${UploadBucketName}", "Key": "k"},
-            "Catch": [{"ErrorEquals": ["S3.NotFoundException"], "Next": "Done"}], "Next": "Done"},
+            "Catch": [{"ErrorEquals": ["S3.SlowDownException"], "Next": "Done"}], "Next": "Done"},
             "Done": {"Type": "Succeed"}}}"#,
     )
     .unwrap();
@@ -852,7 +852,7 @@ fn sfn_check_refuses_error_names_no_integration_emits() {
     assert_eq!(reports[0]["unknown_error_names"], serde_json::json!([]));
     assert_eq!(
         reports[1]["unknown_error_names"][0]["error"],
-        "S3.NotFoundException"
+        "S3.SlowDownException"
     );
 }
 
