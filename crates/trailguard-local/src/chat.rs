@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use trailguard_core::ports::{
-    ChatModel, ChatRequest, ChatResponse, OnText, PortError, PortErrorKind, StreamingChatModel,
+    converse_as_one_piece, ChatModel, ChatRequest, ChatResponse, OnText, PortError, PortErrorKind,
+    StreamingChatModel,
 };
 
 type Answerer = dyn Fn(&ChatRequest) -> Result<ChatResponse, PortError> + Send + Sync;
@@ -84,9 +85,7 @@ impl StreamingChatModel for DeterministicChat {
         request: &ChatRequest,
         on_text: &mut OnText<'_>,
     ) -> Result<ChatResponse, PortError> {
-        let response = self.converse(request).await?;
-        on_text(&response.text);
-        Ok(response)
+        converse_as_one_piece(self, request, on_text).await
     }
 }
 
@@ -160,8 +159,6 @@ impl StreamingChatModel for ScriptedChat {
         request: &ChatRequest,
         on_text: &mut OnText<'_>,
     ) -> Result<ChatResponse, PortError> {
-        let response = self.converse(request).await?;
-        on_text(&response.text);
-        Ok(response)
+        converse_as_one_piece(self, request, on_text).await
     }
 }

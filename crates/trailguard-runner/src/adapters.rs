@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use trailguard_core::ports::{
-    ChatModel, ChatRequest, ChatResponse, ContentBlock, Notification, Notifier, ObjectReader,
-    ObjectWriter, OnText, PortError, PortErrorKind, StreamingChatModel,
+    converse_as_one_piece, ChatModel, ChatRequest, ChatResponse, ContentBlock, Notification,
+    Notifier, ObjectReader, ObjectWriter, OnText, PortError, PortErrorKind, StreamingChatModel,
 };
 use trailguard_core::ThreatLevel;
 use trailguard_local::{
@@ -380,9 +380,7 @@ impl StreamingChatModel for RulesChat {
         request: &ChatRequest,
         on_text: &mut OnText<'_>,
     ) -> Result<ChatResponse, PortError> {
-        let response = self.converse(request).await?;
-        on_text(&response.text);
-        Ok(response)
+        converse_as_one_piece(self, request, on_text).await
     }
 }
 

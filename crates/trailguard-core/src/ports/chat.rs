@@ -76,3 +76,15 @@ pub trait StreamingChatModel: ChatModel {
         on_text: &mut OnText<'_>,
     ) -> Result<ChatResponse, PortError>;
 }
+
+/// [`StreamingChatModel::converse_stream`] for a backend that cannot stream: the whole answer as
+/// one piece.
+pub async fn converse_as_one_piece<M: ChatModel + ?Sized>(
+    model: &M,
+    request: &ChatRequest,
+    on_text: &mut OnText<'_>,
+) -> Result<ChatResponse, PortError> {
+    let response = model.converse(request).await?;
+    on_text(&response.text);
+    Ok(response)
+}

@@ -11,8 +11,8 @@ mod notify;
 mod objects;
 
 pub use chat::{
-    ChatMessage, ChatModel, ChatRequest, ChatResponse, ChatRole, ContentBlock, OnText,
-    StreamingChatModel,
+    converse_as_one_piece, ChatMessage, ChatModel, ChatRequest, ChatResponse, ChatRole,
+    ContentBlock, OnText, StreamingChatModel,
 };
 pub use notify::{AttributeValue, Notification, Notifier};
 pub use objects::{
