@@ -817,6 +817,8 @@ pub fn demo_workflow(
         alerts: Some(alerts.clone()),
         concurrency: 4,
         max_record_bytes: ReadOptions::DEFAULT_MAX_RECORD_BYTES,
+        // The demo is the rules' job (its header says so): a fetched model would make it minutes.
+        model: Some(ModelKind::Deterministic),
         ..RunArgs::default()
     };
     let job = Job::load(&args)?;
