@@ -7,6 +7,9 @@ FILE is a `bootstrap` or a `bootstrap.zip` holding one. Reads the ELF header (e_
 GNU version-needs section (.gnu.version_r: every GLIBC_x.y the binary asks the dynamic linker for)
 itself, so it needs neither objdump, readelf nor unzip, and reads an arm64 binary on an x86_64 host.
 provided.al2023 ships glibc 2.34: a binary that needs a newer GLIBC_ symbol fails to start there.
+It also reads the shared libraries the file needs (DT_NEEDED) and fails a file that needs one the
+provided.al2023 runtime lacks (libtesseract, libstdc++, ...): only glibc's own libraries and libgcc_s
+are there. `--allow-lib NAME` adds one (e.g. a library the zip or a layer carries).
 Exit status 1 when any file fails.
 """
 
@@ -18,6 +21,20 @@ import zipfile
 
 MACHINES = {62: "x86_64", 183: "arm64"}  # EM_X86_64, EM_AARCH64
 SHT_GNU_VERNEED = 0x6FFFFFFE
+SHT_DYNAMIC = 6
+DT_NEEDED = 1
+# What a provided.al2023 function has without a layer: glibc's libraries and libgcc_s.
+RUNTIME_LIBS = {
+    "libc.so.6",
+    "libm.so.6",
+    "libdl.so.2",
+    "librt.so.1",
+    "libpthread.so.0",
+    "libutil.so.1",
+    "libgcc_s.so.1",
+    "ld-linux-x86-64.so.2",
+    "ld-linux-aarch64.so.1",
+}
 
 
 def version_key(v):
@@ -67,11 +84,24 @@ def read_elf(data, name):
             if nxt == 0:
                 break
             entry += nxt
+    needed = []
+    for sh_type, offset, size, link, _info in sections:
+        if sh_type != SHT_DYNAMIC:
+            continue
+        strtab = sections[link][1]
+        for at in range(offset, offset + size - 15, 16):
+            tag, value = struct.unpack_from(end + "qQ", data, at)
+            if tag == 0:
+                break
+            if tag == DT_NEEDED:
+                start = strtab + value
+                needed.append(data[start : data.index(b"\0", start)].decode("ascii", "replace"))
     glibc = sorted((n[len("GLIBC_") :] for n in needs if n.startswith("GLIBC_2")), key=version_key)
     return {
         "machine": MACHINES.get(machine, f"e_machine {machine}"),
         "newest_glibc": glibc[-1] if glibc else None,
         "libraries": sorted(libraries),
+        "needed": needed,
     }
 
 
@@ -92,6 +122,7 @@ def main():
     parser.add_argument("--arch", required=True, choices=sorted(set(MACHINES.values())))
     parser.add_argument("--max-glibc", default="2.34")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--allow-lib", action="append", default=[], metavar="NAME")
     parser.add_argument("files", nargs="+")
     args = parser.parse_args()
     failed = False
@@ -109,6 +140,9 @@ def main():
         newest = elf["newest_glibc"]
         if newest and version_key(newest) > version_key(args.max_glibc):
             problems.append(f"needs GLIBC_{newest} (> {args.max_glibc}, provided.al2023)")
+        missing = [lib for lib in elf["needed"] if lib not in RUNTIME_LIBS | set(args.allow_lib)]
+        if missing:
+            problems.append(f"needs {', '.join(missing)}, which provided.al2023 does not have")
         results.append({"file": path, "ok": not problems, "problem": "; ".join(problems), **elf})
         failed |= bool(problems)
     if args.json:
@@ -119,7 +153,7 @@ def main():
             if r["ok"]:
                 print(
                     f"ok   {r['file']}: {r['machine']}, newest GLIBC symbol "
-                    f"{r['newest_glibc'] or 'none'} (<= {args.max_glibc})"
+                    f"{r['newest_glibc'] or 'none'} (<= {args.max_glibc}), needs {' '.join(r['needed']) or 'nothing'}"
                 )
             else:
                 print(f"FAIL {r['file']}: {r['problem']}", file=sys.stderr)

@@ -10,10 +10,13 @@
 #   --zip               also write DIR/<binary>/bootstrap.zip (the release assets).
 #   --debug             a debug build (faster; scripts/check-deploy.sh uses it to check the target).
 #   --lambda-dir DIR    where the layout goes; default target/lambda.
-#   --pii-models        copy the PII detector's ONNX models and libonnxruntime.so from the model
-#                       cache (`trailguard model fetch pp-ocr-v4 blazeface onnxruntime`) into
-#                       DIR/trailguard-pii/models/ (and its zip), where the offline detector looks
-#                       beside its bootstrap; PII_MODEL_DIR overrides (e.g. /opt/models from a layer).
+#   --pii-models        build with the `offline` feature (the PII function's PP-OCRv4 + BlazeFace
+#                       detector on ONNX Runtime, no Tesseract) and copy its ONNX models and
+#                       libonnxruntime.so from the model cache (`trailguard model fetch pp-ocr-v4
+#                       blazeface onnxruntime`) into DIR/trailguard-pii/models/ (and its zip), where
+#                       the detector looks beside its bootstrap; PII_MODEL_DIR overrides (e.g.
+#                       /opt/models from a layer). Deploy with PiiDetector=offline.
+#   --bin NAME          only this binary (e.g. trailguard-pii); repeatable.
 #   PACKAGE             default: trailguard-lambda (all four functions).
 #
 # Output: DIR/<binary>/bootstrap, the layout `cargo lambda deploy --binary-name <binary>` reads:
@@ -35,6 +38,7 @@ zip=false
 pii_models=false
 lambda_dir=target/lambda
 packages=()
+only_bins=()
 while (($#)); do
   case $1 in
     --x86-64 | --x86_64) arch=x86_64 ;;
@@ -43,6 +47,7 @@ while (($#)); do
     --debug) profile="" ;;
     --lambda-dir) lambda_dir=$2; shift ;;
     --pii-models) pii_models=true ;;
+    --bin) only_bins+=("$2"); shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) packages+=("$1") ;;
@@ -75,6 +80,15 @@ for p in json.load(sys.stdin)["packages"]:
             if "bin" in t["kind"]:
                 print(t["name"])
 ' "${packages[@]}")
+if ((${#only_bins[@]})); then
+  for bin in "${only_bins[@]}"; do
+    [[ " ${binaries[*]} " == *" $bin "* ]] || { echo "error: no binary $bin in ${packages[*]}" >&2; exit 2; }
+    package_args+=(--bin "$bin")
+  done
+  binaries=("${only_bins[@]}")
+fi
+# The PII function's offline detector (ONNX engines, no libtesseract) rides in the zip.
+$pii_models && package_args+=(--features trailguard-lambda/offline)
 if ((${#binaries[@]} == 0)); then
   echo "error: no binary targets in ${packages[*]}" >&2
   exit 1
@@ -122,8 +136,11 @@ if $pii_models && [[ -f $lambda_dir/trailguard-pii/bootstrap ]]; then
     fi
     cp -r "$cache/$package" "$models/"
   done
-  # The runtime must match the function's architecture and glibc like the bootstrap.
-  files+=("$models/onnxruntime/libonnxruntime.so")
+  # The runtime must match the function's architecture and glibc like the bootstrap. It is C++:
+  # it needs libstdc++.so.6 (GLIBCXX_3.4.22 at most), which the provided.al2023 image is expected
+  # to carry (its package manager links it) but which this check cannot see from here.
+  echo "     note: libonnxruntime.so needs libstdc++.so.6; if the function logs that it cannot open it, add libstdc++ (GLIBCXX >= 3.4.22, GLIBC <= 2.34) in a layer's lib/"
+  python3 infra/elf_check.py --arch "$arch" --max-glibc "$MAX_GLIBC" --allow-lib libstdc++.so.6 "$models/onnxruntime/libonnxruntime.so"
   if $zip; then
     python3 - "$lambda_dir/trailguard-pii/bootstrap.zip" "$lambda_dir/trailguard-pii" <<'PY'
 import os, sys, zipfile

@@ -9,7 +9,8 @@
 #                   every ${Name}, checkov on the GitHub workflows
 #   3. variants     cfn-lint and checkov again with the non-default parameters (quarantine, models
 #                   without a profile, Marketplace first use, own trail and operations address,
-#                   arm64), so conditional resources are checked too
+#                   arm64, OpenSearch Serverless vector store, RetrieveAndGenerate chat), so
+#                   conditional resources are checked too
 #   4. build setup  each function's BuildMethod, CodeUri, Binary, Handler and Runtime against the
 #                   cargo metadata; samconfig.toml builds infra/template.yaml with the template's
 #                   default Architecture
@@ -101,6 +102,11 @@ overrides = {
     "Architecture": "arm64",
     "LogLevel": "DEBUG",
     "ReservedConcurrency": "5",
+    # The other vector store and chat mode, so their conditional resources are linted too.
+    "KnowledgeBaseVectorStore": "opensearch-serverless",
+    "KnowledgeBaseCollectionStandbyReplicas": "ENABLED",
+    "KnowledgeBaseIndexCreatorArn": "arn:aws:iam::123456789012:role/trailguard-deployer",
+    "ChatMode": "retrieve-and-generate",
 }
 for name, value in overrides.items():
     pattern = re.compile(r"(^  %s:\n(?:    .*\n)*?    Default: )(.*)$" % re.escape(name), re.M)
@@ -115,7 +121,7 @@ print("parameters: " + ", ".join(f"{k}={v}" for k, v in overrides.items()))
 PY
 "$lint_venv/bin/cfn-lint" "$variant_dir/template.yaml"
 "$lint_venv/bin/checkov" --quiet --compact --skip-download --framework cloudformation -f "$variant_dir/template.yaml"
-done_step variants "cfn-lint, checkov with quarantine, no profile, Marketplace, arm64, ..."
+done_step variants "cfn-lint, checkov with quarantine, no profile, Marketplace, arm64, OpenSearch Serverless, ..."
 
 # ---------------------------------------------------------------- 4
 step "4 build setup: template functions against the cargo metadata and samconfig.toml"

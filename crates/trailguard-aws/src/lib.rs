@@ -15,7 +15,9 @@ mod s3;
 mod sfn;
 mod sns;
 
-pub use agent_runtime::{BedrockRetriever, RetrievedPassage};
+pub use agent_runtime::{
+    BedrockRetriever, GenerateRequest, GeneratedAnswer, GeneratedCitation, RetrievedPassage,
+};
 pub use bedrock::{
     model_family, sampling_for, validate_model_id, BedrockApi, BedrockChat, BedrockChatConfig,
     InferenceDefaults, ModelFamily, Sampling, ANTHROPIC_BEDROCK_VERSION, DEFAULT_IMAGE_MODEL_ID,

@@ -24,10 +24,12 @@ use trailguard_kb::plan::Clock;
 use trailguard_kb::session::{Conversation, Settings};
 use trailguard_kb::store::{AddStats, Facet, Filters, KnowledgeReader, KnowledgeWriter};
 use trailguard_kb::time::{format_offset, format_time, parse_offset, parse_time};
-use trailguard_kb::{Answer, KnowledgeDoc, OutcomeRecord, PiiFinding, WorkflowOutcome};
+use trailguard_kb::{Answer, KnowledgeDoc, OutcomeRecord, WorkflowOutcome};
 use trailguard_kb_index::ingest::{ingest, shared_corpus, IngestOptions, Ingested};
 use trailguard_kb_index::{E5Embedder, TantivyStore};
-use trailguard_runner::{AdapterConfig, WorkflowRun};
+use trailguard_runner::handlers::kb_sync_error;
+use trailguard_runner::integrations::FunctionError;
+use trailguard_runner::{AdapterConfig, KnowledgeSink, WorkflowRun};
 
 /// Documents analysed per index commit.
 const ADD_BATCH: usize = 4096;
@@ -873,28 +875,12 @@ pub fn workflow_outcome(run: &WorkflowRun) -> WorkflowOutcome {
             continue;
         };
         let payload = result.get("Payload").unwrap_or(result);
-        let Some(evidence) = payload.get("evidence").and_then(Value::as_array) else {
+        if payload.get("evidence").and_then(Value::as_array).is_none() {
             continue;
-        };
-        outcome.pii_evidence = evidence
-            .iter()
-            .filter(|e| e.get("counted").and_then(Value::as_bool) != Some(false))
-            .filter_map(|e| {
-                Some(PiiFinding {
-                    kind: e.get("kind")?.as_str()?.to_string(),
-                    masked_value: e
-                        .get("masked_value")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string(),
-                    confidence: e.get("confidence").and_then(Value::as_f64),
-                })
-            })
-            .collect();
-        outcome.pii_reason = payload
-            .get("reason")
-            .and_then(Value::as_str)
-            .map(str::to_string);
+        }
+        let (findings, reason) = trailguard_kb::workflow::pii_findings(payload);
+        outcome.pii_evidence = findings;
+        outcome.pii_reason = reason;
     }
     outcome
 }
@@ -916,54 +902,30 @@ pub fn outcome_record(
     })
 }
 
-/// `trailguard run --kb DIR`: adds each execution's event and outcome documents to the
-/// knowledge base as the run goes, in batches.
-pub struct RunRecorder {
+/// Where one execution's event came from.
+struct Origin {
+    file: String,
+    index: u64,
+    event: Value,
+    /// The workflow's knowledge-base step stored its documents.
+    stored: bool,
+}
+
+/// The recorder's state, shared by the workflow's kb-sync step and the run loop.
+struct Recording {
     store: TantivyStore,
-    /// The input of each execution in flight, by (file, record index).
-    inputs: std::collections::HashMap<(String, u64), Value>,
+    /// By execution name (`event-N`).
+    origins: std::collections::HashMap<String, Origin>,
     pending: Vec<KnowledgeDoc>,
     stats: AddStats,
     skipped: u64,
+    failed: u64,
 }
 
-impl RunRecorder {
-    /// Opens (or creates) the knowledge base in `dir`.
-    pub fn open(dir: &Path) -> Result<RunRecorder> {
-        Ok(RunRecorder {
-            store: TantivyStore::open(dir)?,
-            inputs: std::collections::HashMap::new(),
-            pending: Vec::new(),
-            stats: AddStats::default(),
-            skipped: 0,
-        })
-    }
-
-    /// Keeps the input of the execution over `file` record `index` until it is recorded.
-    pub fn remember(&mut self, file: &str, index: u64, event: &Value) {
-        self.inputs.insert((file.to_string(), index), event.clone());
-    }
-
-    /// Records the execution over the event read from `file`, record `index` (remembered).
-    pub fn record(&mut self, file: &str, index: u64, run: &WorkflowRun) -> Result<()> {
-        let Some(event) = self.inputs.remove(&(file.to_string(), index)) else {
-            self.skipped += 1;
-            return Ok(());
-        };
-        let Some(record) = outcome_record(file, index, &event, run) else {
-            self.skipped += 1;
-            return Ok(());
-        };
-        match record.documents(&raw_link(file, index)) {
-            Ok((event_doc, outcome_doc)) => {
-                self.pending.push(event_doc);
-                self.pending.push(outcome_doc);
-            }
-            Err(error) => {
-                eprintln!("error: {file} record {index}: not added to the knowledge base: {error}");
-                self.skipped += 1;
-            }
-        }
+impl Recording {
+    fn push(&mut self, event_doc: KnowledgeDoc, outcome_doc: KnowledgeDoc) -> Result<()> {
+        self.pending.push(event_doc);
+        self.pending.push(outcome_doc);
         if self.pending.len() >= 512 {
             self.flush()?;
         }
@@ -978,22 +940,165 @@ impl RunRecorder {
         self.stats += self.store.add(&docs)?;
         Ok(())
     }
+}
+
+type Shared = Arc<std::sync::Mutex<Recording>>;
+
+fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Recording> {
+    // A panic while holding the lock leaves plain data behind: keep using it.
+    shared
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// `trailguard run --kb DIR`: each execution's event and outcome documents go into the
+/// knowledge base as the run goes, in batches. The workflow's own "Store In Knowledge Base"
+/// step adds them ([`RunRecorder::sink`], the in-process kb-sync's destination) with the
+/// analysis it acted on; an execution that never reaches the step (a failure) is recorded
+/// from its report afterwards ([`RunRecorder::record`]), as the deployed stack's EventBridge
+/// rule documents failed executions.
+pub struct RunRecorder {
+    shared: Shared,
+    dir: PathBuf,
+}
+
+/// The in-process kb-sync's destination under `--kb`: the local index.
+struct IndexSink {
+    shared: Shared,
+    dir: PathBuf,
+}
+
+#[async_trait::async_trait]
+impl KnowledgeSink for IndexSink {
+    async fn store(&self, mut record: OutcomeRecord) -> Result<Value, FunctionError> {
+        // The execution's name is the last part of its id; the run loop knows its origin.
+        let name = record
+            .origin
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let mut recording = lock(&self.shared);
+        if let Some(origin) = recording.origins.get_mut(&name) {
+            record.origin = raw_link(&origin.file, origin.index);
+            origin.stored = true;
+        }
+        let (event_doc, outcome_doc) =
+            record
+                .documents(&record.origin)
+                .map_err(|e| FunctionError {
+                    error_type: "TrailGuard.KbSyncInput".into(),
+                    error_message: format!("kb-sync input: {e}"),
+                })?;
+        let ids = [event_doc.id.clone(), outcome_doc.id.clone()];
+        recording.push(event_doc, outcome_doc).map_err(|e| {
+            kb_sync_error(
+                false,
+                format!("kb-sync: the index in {}: {e:#}", self.dir.display()),
+            )
+        })?;
+        Ok(json!({"documents": ids, "index": self.dir.display().to_string()}))
+    }
+
+    fn describe(&self) -> String {
+        format!("the knowledge base in {}", self.dir.display())
+    }
+}
+
+impl RunRecorder {
+    /// Opens (or creates) the knowledge base in `dir`.
+    pub fn open(dir: &Path) -> Result<RunRecorder> {
+        Ok(RunRecorder {
+            shared: Arc::new(std::sync::Mutex::new(Recording {
+                store: TantivyStore::open(dir)?,
+                origins: std::collections::HashMap::new(),
+                pending: Vec::new(),
+                stats: AddStats::default(),
+                skipped: 0,
+                failed: 0,
+            })),
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The in-process kb-sync's destination: this knowledge base.
+    pub fn sink(&self) -> Arc<dyn KnowledgeSink> {
+        Arc::new(IndexSink {
+            shared: self.shared.clone(),
+            dir: self.dir.clone(),
+        })
+    }
+
+    /// Keeps where the event of execution `name` came from until it is recorded.
+    pub fn remember(&self, name: &str, file: &str, index: u64, event: &Value) {
+        lock(&self.shared).origins.insert(
+            name.to_string(),
+            Origin {
+                file: file.to_string(),
+                index,
+                event: event.clone(),
+                stored: false,
+            },
+        );
+    }
+
+    /// Records execution `name` unless its knowledge-base step already did.
+    pub fn record(&self, name: &str, run: &WorkflowRun) -> Result<()> {
+        let mut recording = lock(&self.shared);
+        let Some(origin) = recording.origins.remove(name) else {
+            recording.skipped += 1;
+            return Ok(());
+        };
+        if origin.stored {
+            return Ok(());
+        }
+        let Some(record) = outcome_record(&origin.file, origin.index, &origin.event, run) else {
+            recording.skipped += 1;
+            return Ok(());
+        };
+        match record.documents(&raw_link(&origin.file, origin.index)) {
+            Ok((event_doc, outcome_doc)) => {
+                recording.failed += u64::from(record.trailguard_outcome.action == "failed");
+                recording.push(event_doc, outcome_doc)?;
+            }
+            Err(error) => {
+                eprintln!(
+                    "error: {} record {}: not added to the knowledge base: {error}",
+                    origin.file, origin.index
+                );
+                recording.skipped += 1;
+            }
+        }
+        Ok(())
+    }
 
     /// Adds what is left and says what was added.
-    pub fn finish(mut self) -> Result<AddStats> {
-        self.flush()?;
+    pub fn finish(self) -> Result<AddStats> {
+        let mut recording = lock(&self.shared);
+        recording.flush()?;
         eprintln!(
-            "knowledge base: {} documents added, {} updated, {} unchanged{}",
-            self.stats.added,
-            self.stats.updated,
-            self.stats.unchanged,
-            if self.skipped > 0 {
-                format!("; {} executions without an analysis skipped", self.skipped)
+            "knowledge base: {} documents added, {} updated, {} unchanged{}{}",
+            recording.stats.added,
+            recording.stats.updated,
+            recording.stats.unchanged,
+            if recording.failed > 0 {
+                format!(
+                    "; {} failed executions recorded from their reports",
+                    recording.failed
+                )
+            } else {
+                String::new()
+            },
+            if recording.skipped > 0 {
+                format!(
+                    "; {} executions without an analysis skipped",
+                    recording.skipped
+                )
             } else {
                 String::new()
             }
         );
-        Ok(self.stats)
+        Ok(recording.stats)
     }
 }
 
@@ -1017,7 +1122,7 @@ mod tests {
     fn write_outcome_fixture() {
         use trailguard_runner::{
             default_substitutions, BindingsConfig, Defaults, DefinitionSource, Workflow,
-            ANALYSIS_HANDLER, PII_HANDLER, SECURITY_AUDIT_DEFINITION,
+            ANALYSIS_HANDLER, KB_SYNC_HANDLER, PII_HANDLER, SECURITY_AUDIT_DEFINITION,
         };
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let fixtures = root.join("tests/fixtures/demo");
@@ -1045,6 +1150,7 @@ mod tests {
         for (key, handler) in [
             ("AnalysisFunctionArn", ANALYSIS_HANDLER),
             ("PiiFunctionArn", PII_HANDLER),
+            ("KbSyncFunctionArn", KB_SYNC_HANDLER),
         ] {
             if let Some(function) = substitutions.get(key) {
                 config.bind_default_lambda(function, handler);

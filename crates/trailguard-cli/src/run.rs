@@ -15,8 +15,8 @@ use trailguard_asl::ExecutionStatus;
 use trailguard_events::{RawEvent, ReadError, ReadOptions};
 use trailguard_runner::{
     default_substitutions, Action, AdapterConfig, Defaults, DefinitionSource, ExecutionReport,
-    PiiDetectorKind as BoundDetector, PiiResultMode, Workflow, WorkflowRun, ANALYSIS_HANDLER,
-    PII_HANDLER, SECURITY_AUDIT_DEFINITION,
+    KnowledgeSink, PiiDetectorKind as BoundDetector, PiiResultMode, Workflow, WorkflowRun,
+    ANALYSIS_HANDLER, KB_SYNC_HANDLER, PII_HANDLER, SECURITY_AUDIT_DEFINITION,
 };
 
 use crate::bindings;
@@ -107,7 +107,8 @@ pub struct RunArgs {
     /// Largest single record accepted, in bytes; larger ones are reported and skipped.
     #[arg(long, default_value_t = 8 * 1024 * 1024)]
     pub max_record_bytes: usize,
-    /// Also add each analysed event and its workflow outcome to this knowledge base.
+    /// Add each analysed event and its workflow outcome to this knowledge base (the workflow's
+    /// knowledge-base step writes there instead of Bedrock-format files in the bucket root).
     #[arg(long = "kb", value_name = "DIR")]
     pub kb: Option<PathBuf>,
 }
@@ -196,8 +197,10 @@ fn with_option(kind: &str, pairs: &[(&str, &str)]) -> AdapterConfig {
 }
 
 impl Job {
-    /// Loads the definition and bindings: defaults < bindings file < flags.
-    pub fn load(args: &RunArgs) -> anyhow::Result<Job> {
+    /// Loads the definition and bindings: defaults < bindings file < flags. `knowledge`: where
+    /// the in-process kb-sync puts documents (`--kb`), else Bedrock-format objects in the
+    /// knowledge-base bucket of the bucket root.
+    pub fn load(args: &RunArgs, knowledge: Option<Arc<dyn KnowledgeSink>>) -> anyhow::Result<Job> {
         let mut config = bindings::load(args.bindings.as_deref())?;
         let mut substitutions = default_substitutions();
         substitutions.extend(config.substitutions.clone());
@@ -277,6 +280,7 @@ impl Job {
             ("AnalysisFunctionArn", ANALYSIS_HANDLER),
             ("LogAnalysisFunctionArn", ANALYSIS_HANDLER),
             ("PiiFunctionArn", PII_HANDLER),
+            ("KbSyncFunctionArn", KB_SYNC_HANDLER),
         ] {
             if let Some(function) = substitutions.get(key) {
                 config.bind_default_lambda(function, handler);
@@ -329,7 +333,10 @@ impl Job {
             },
             &substitutions,
             &config,
-            &Defaults::default(),
+            &Defaults {
+                knowledge,
+                ..Defaults::default()
+            },
         )?;
         Ok(Job {
             workflow: Arc::new(workflow),
@@ -497,7 +504,7 @@ pub struct Output<'a> {
     pub json: bool,
     pub progress: bool,
     /// The knowledge base the executions are recorded in (`--kb`).
-    pub kb: Option<&'a mut crate::kb::RunRecorder>,
+    pub kb: Option<&'a crate::kb::RunRecorder>,
 }
 
 /// One input record on its way to the output, in input order.
@@ -506,10 +513,12 @@ enum Slot {
     Running {
         file: Arc<str>,
         index: u64,
+        name: String,
     },
     Done {
         file: Arc<str>,
         index: u64,
+        name: String,
         result: Result<Box<WorkflowRun>, tokio::task::JoinError>,
     },
 }
@@ -583,12 +592,13 @@ where
                 Slot::Done {
                     file,
                     index,
+                    name,
                     result,
                 } => {
                     let report = match result {
                         Ok(run) => {
-                            if let Some(kb) = output.kb.as_deref_mut() {
-                                kb.record(&file, index, &run)?;
+                            if let Some(kb) = output.kb {
+                                kb.record(&name, &run)?;
                             }
                             run.report
                         }
@@ -635,12 +645,13 @@ where
                             // Correlation sees the events in input order, whatever the
                             // concurrency of the executions that follow.
                             job.workflow.correlate_in_order(&raw.json);
-                            if let Some(kb) = output.kb.as_deref_mut() {
-                                kb.remember(&raw.origin.file, raw.origin.index, &input);
+                            let name = format!("event-{seq}");
+                            if let Some(kb) = output.kb {
+                                kb.remember(&name, &raw.origin.file, raw.origin.index, &input);
                             }
                             let workflow = job.workflow.clone();
                             let done = done_tx.clone();
-                            let name = format!("event-{seq}");
+                            let slot_name = name.clone();
                             // The inner task's JoinError (a panic) is reported, never lost.
                             tokio::spawn(async move {
                                 let result = tokio::spawn(async move {
@@ -653,6 +664,7 @@ where
                             Slot::Running {
                                 file: raw.origin.file.clone(),
                                 index: raw.origin.index,
+                                name: slot_name,
                             }
                         }
                     },
@@ -663,10 +675,11 @@ where
                 in_flight -= 1;
                 let position = usize::try_from(seq.saturating_sub(first_seq)).unwrap_or(usize::MAX);
                 if let Some(slot) = queue.get_mut(position) {
-                    if let Slot::Running { file, index } = slot {
+                    if let Slot::Running { file, index, name } = slot {
                         *slot = Slot::Done {
                             file: file.clone(),
                             index: *index,
+                            name: std::mem::take(name),
                             result,
                         };
                     }
@@ -703,7 +716,24 @@ fn describe_destinations(job: &Job) -> Vec<String> {
     if let Some(root) = &info.bucket_root {
         lines.push(format!("bucket root: {}", root.display()));
     }
+    for place in &info.knowledge {
+        lines.push(format!(
+            "knowledge-base documents: {}",
+            local_place(place, job)
+        ));
+    }
     lines
+}
+
+/// `s3://bucket/prefix` as the directory it is under a directory bucket root.
+fn local_place(place: &str, job: &Job) -> String {
+    match (
+        place.strip_prefix("s3://"),
+        &job.workflow.info().bucket_root,
+    ) {
+        (Some(rest), Some(root)) => root.join(rest).display().to_string(),
+        _ => place.to_string(),
+    }
 }
 
 /// Exit codes: 0 every event ran to success, 2 some record was bad or some execution failed.
@@ -711,7 +741,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     if args.events.iter().any(|p| p.as_os_str() == "-") && std::io::stdin().is_terminal() {
         eprintln!("note: reading events from the terminal; end with Ctrl-D");
     }
-    let job = Job::load(&args)?;
+    let recorder = match &args.kb {
+        Some(dir) => Some(crate::kb::RunRecorder::open(dir)?),
+        None => None,
+    };
+    let job = Job::load(&args, recorder.as_ref().map(crate::kb::RunRecorder::sink))?;
     if let Some(root) = job
         .workflow
         .info()
@@ -732,15 +766,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     let runtime = crate::rt::runtime()?;
     let started = Instant::now();
     let mut stdout = std::io::stdout();
-    let mut recorder = match &args.kb {
-        Some(dir) => Some(crate::kb::RunRecorder::open(dir)?),
-        None => None,
-    };
     let mut output = Output {
         out: &mut stdout,
         json: args.json,
         progress: true,
-        kb: recorder.as_mut(),
+        kb: recorder.as_ref(),
     };
     let tally = runtime.block_on(run_inputs(&job, inputs, args.concurrency, &mut output))?;
     if let Some(recorder) = recorder {
@@ -751,6 +781,24 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         eprintln!("{line}");
     }
     Ok(tally.exit_code())
+}
+
+/// The `.md` documents under `dir`, at any depth.
+fn count_documents(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| {
+            let path = entry.path();
+            if path.is_dir() {
+                count_documents(&path)
+            } else {
+                usize::from(path.extension().is_some_and(|e| e == "md"))
+            }
+        })
+        .sum()
 }
 
 /// The embedded demo: images the demo events upload, copied into a fresh bucket.
@@ -821,7 +869,7 @@ pub fn demo_workflow(
         model: Some(ModelKind::Deterministic),
         ..RunArgs::default()
     };
-    let job = Job::load(&args)?;
+    let job = Job::load(&args, None)?;
     let inputs = trailguard_events::read_reader(
         "demo",
         std::io::Cursor::new(events.as_bytes().to_vec()),
@@ -850,6 +898,16 @@ pub fn demo_workflow(
             "deleted (PII)"
         };
         writeln!(out, "  s3://{bucket}/{key}: {state}")?;
+    }
+    // What the workflow's last step wrote, as the deployed kb-sync writes the knowledge-base bucket.
+    for place in &job.workflow.info().knowledge {
+        let dir = PathBuf::from(local_place(place, &job));
+        let documents = count_documents(&dir);
+        writeln!(
+            out,
+            "\nKnowledge-base documents (Bedrock format, .md + .metadata.json): {documents} in {}",
+            dir.display()
+        )?;
     }
     writeln!(
         out,

@@ -151,7 +151,7 @@ fn image_with_pii_is_deleted_after_an_audit_alert() {
         "{text}"
     );
     assert!(
-        event_line.ends_with(" → Record PII Deletion → Delete Image]"),
+        event_line.ends_with(" → Record PII Deletion → Delete Image → Store In Knowledge Base]"),
         "{text}"
     );
     let alerts = ws.alerts();
@@ -214,7 +214,9 @@ fn each_threat_level_gets_its_alert_in_input_order() {
             _ => ("low", "Threat Low Message"),
         };
         assert_eq!(record["threat_level"], level, "{record}");
-        assert_eq!(record["path"].as_array().unwrap().last().unwrap(), state);
+        let path = record["path"].as_array().unwrap();
+        assert_eq!(path[path.len() - 2], state, "{record}");
+        assert_eq!(path[path.len() - 1], "Store In Knowledge Base", "{record}");
         assert_eq!(record["action"], "alerted");
     }
     let alerts = ws.alerts();
@@ -485,9 +487,21 @@ fn demo_runs_the_whole_job_offline() {
         "{text}"
     );
     assert!(
-        text.contains("Image Upload? → Detect PII → PII Detected? → No PII Detected]"),
+        text.contains(
+            "Image Upload? → Detect PII → PII Detected? → No PII Detected → Store In Knowledge Base]"
+        ),
         "{text}"
     );
+    // The workflow's last step wrote each event's and outcome's documents, Bedrock format.
+    let kb_dir = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(
+                "Knowledge-base documents (Bedrock format, .md + .metadata.json): 18 in ",
+            )
+        })
+        .unwrap_or_else(|| panic!("18 documents, 2 per event: {text}"));
+    assert!(Path::new(kb_dir).join("outcome").is_dir(), "{kb_dir}");
     assert!(text.contains("9 events in"), "{text}");
     assert!(
         text.contains("4 high, 0 medium, 5 low; 2 images checked, 1 with PII, 1 deleted"),
@@ -523,9 +537,9 @@ fn sfn_run_gets_the_in_process_handlers_too() {
     std::fs::write(
         &bindings,
         format!(
-            "[model]\nkind = \"deterministic\"\n[lambda.logs]\nhandler = \"trailguard-analysis\"\n[lambda.pii]\nhandler = \"trailguard-pii\"\n\
+            "[model]\nkind = \"deterministic\"\n[lambda.logs]\nhandler = \"trailguard-analysis\"\n[lambda.pii]\nhandler = \"trailguard-pii\"\n[lambda.kb]\nhandler = \"trailguard-kb-sync\"\n\
              [notifier]\nkind = \"jsonl\"\npath = {:?}\n[storage]\nkind = \"memory\"\n\
-             [substitutions]\nAnalysisFunctionArn = \"logs\"\nPiiFunctionArn = \"pii\"\n\
+             [substitutions]\nAnalysisFunctionArn = \"logs\"\nPiiFunctionArn = \"pii\"\nKbSyncFunctionArn = \"kb\"\n\
              AlertTopicArn = \"arn:aws:sns:us-east-1:123456789012:alerts\"\nPiiAction = \"delete\"\nQuarantineBucketName = \"\"\n",
             ws.path("alerts.jsonl").display().to_string()
         ),
@@ -1049,9 +1063,9 @@ fn without_a_fetched_model_run_falls_back_to_the_rules_and_says_so_once() {
     std::fs::write(
         &bindings,
         format!(
-            "[lambda.logs]\nhandler = \"trailguard-analysis\"\n[lambda.pii]\nhandler = \"trailguard-pii\"\n\
+            "[lambda.logs]\nhandler = \"trailguard-analysis\"\n[lambda.pii]\nhandler = \"trailguard-pii\"\n[lambda.kb]\nhandler = \"trailguard-kb-sync\"\n\
              [notifier]\nkind = \"jsonl\"\npath = {:?}\n[storage]\nkind = \"memory\"\n\
-             [substitutions]\nAnalysisFunctionArn = \"logs\"\nPiiFunctionArn = \"pii\"\n\
+             [substitutions]\nAnalysisFunctionArn = \"logs\"\nPiiFunctionArn = \"pii\"\nKbSyncFunctionArn = \"kb\"\n\
              AlertTopicArn = \"arn:aws:sns:us-east-1:123456789012:alerts\"\nPiiAction = \"delete\"\nQuarantineBucketName = \"\"\n",
             ws.path("sfn-alerts.jsonl").display().to_string()
         ),

@@ -1,12 +1,20 @@
 //! JSON Schema (the subset below) to a llama.cpp GBNF grammar, and a validator for the same subset.
 //!
 //! Supported: `type` = `object` (with `properties`, `required`; properties are generated in the
-//! schema's order, no other keys), `string` (`minLength`, `maxLength`), `number`, `integer`,
-//! `boolean`, `null`, `array` (`items`, `minItems`, `maxItems`), a list of types, `enum`, `const`.
+//! schema's order, no other keys), `string` (`minLength`, `maxLength`, and `pattern` of the one
+//! form `^[CLASS]`, below), `number`, `integer`, `boolean`, `null`, `array` (`items`, `minItems`,
+//! `maxItems`), a list of types, `enum`, `const`.
 //! Ignored annotations: `title`, `description`, `$schema`, `$id`, `default`, `examples`,
 //! `additionalProperties: false`; `anyOf`/`oneOf` on their own (a nullable string). Anything else
-//! (`$ref`, `allOf`, `pattern`, `format`, ...) is an
+//! (`$ref`, `allOf`, other `pattern`s, `format`, ...) is an
 //! [`LocalModelError::UnsupportedSchema`] rather than being silently dropped.
+//!
+//! `pattern: "^[CLASS]"` (ECMA-262 meaning: the string starts with a character of CLASS) is the
+//! one regular expression understood, enough to fix the script an answer starts in (`^[가-힣]`:
+//! a Hangul syllable, so a small model writes Korean rather than drifting to English). CLASS is
+//! one or more characters or `a-z` ranges, not negated, without `\`, `[`, `]`, `"` or control
+//! characters. A JSON string escape is not a character of any class, so the first character is
+//! always written as itself.
 //!
 //! Output is compact JSON with at most one space after `:` and `,` (small models otherwise tend to
 //! fill the context with whitespace).
@@ -108,6 +116,66 @@ fn repeat(item: &str, min: u64, max: Option<u64>) -> String {
     }
 }
 
+/// The character class of a `^[CLASS]` pattern: inclusive ranges (a single character is a
+/// range of one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StartClass(Vec<(char, char)>);
+
+impl StartClass {
+    /// Parses `^[CLASS]`; `None` for any other pattern (see the module docs).
+    fn parse(pattern: &str) -> Option<Self> {
+        let inner = pattern.strip_prefix("^[")?.strip_suffix(']')?;
+        let chars: Vec<char> = inner.chars().collect();
+        if chars.first() == Some(&'^') {
+            return None; // negated
+        }
+        let allowed = |c: char| !matches!(c, '\\' | '[' | ']' | '"' | '-') && !c.is_control();
+        let mut ranges = Vec::new();
+        let mut i = 0;
+        while i < chars.len() {
+            let lo = *chars.get(i).filter(|c| allowed(**c))?;
+            if chars.get(i + 1) == Some(&'-') {
+                let hi = *chars.get(i + 2).filter(|c| allowed(**c))?;
+                if hi < lo {
+                    return None;
+                }
+                ranges.push((lo, hi));
+                i += 3;
+            } else {
+                ranges.push((lo, lo));
+                i += 1;
+            }
+        }
+        (!ranges.is_empty()).then_some(Self(ranges))
+    }
+
+    fn contains(&self, c: char) -> bool {
+        self.0.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c))
+    }
+
+    /// The class in GBNF, every character as a code-point escape (no quoting questions).
+    fn gbnf(&self) -> String {
+        let mut out = String::from("[");
+        for (lo, hi) in &self.0 {
+            out.push_str(&escape_code_point(*lo));
+            if lo != hi {
+                out.push('-');
+                out.push_str(&escape_code_point(*hi));
+            }
+        }
+        out.push(']');
+        out
+    }
+}
+
+fn escape_code_point(c: char) -> String {
+    match c as u32 {
+        n if n <= 0xFF => format!("\\x{n:02X}"),
+        n if n <= 0xFFFF => format!("\\u{n:04X}"),
+        n => format!("\\U{n:08X}"),
+    }
+}
+
 impl Gbnf {
     fn rule(&mut self, hint: &str, body: String) -> String {
         self.next += 1;
@@ -185,6 +253,7 @@ impl Gbnf {
                     | "minItems"
                     | "maxItems"
                     | "additionalProperties"
+                    | "pattern"
             );
             if !known && !IGNORED.contains(&key.as_str()) {
                 return Err(unsupported(pointer, format!("keyword `{key}`")));
@@ -197,6 +266,9 @@ impl Gbnf {
                     "additionalProperties other than false",
                 ));
             }
+        }
+        if obj.contains_key("pattern") && (obj.contains_key("enum") || obj.contains_key("const")) {
+            return Err(unsupported(pointer, "`pattern` beside `enum` or `const`"));
         }
         if let Some(values) = obj.get("enum") {
             let values = values
@@ -266,18 +338,43 @@ impl Gbnf {
     ) -> Result<String, LocalModelError> {
         let min = as_count(obj.get("minLength"), pointer, "minLength")?;
         let max = as_count(obj.get("maxLength"), pointer, "maxLength")?;
-        if min.is_none() && max.is_none() {
-            return Ok("string".into());
-        }
+        let start = match obj.get("pattern") {
+            None => None,
+            Some(pattern) => Some(
+                pattern
+                    .as_str()
+                    .and_then(StartClass::parse)
+                    .ok_or_else(|| {
+                        unsupported(
+                            pointer,
+                            format!("pattern {pattern}: only `^[CLASS]` (starts with a character of CLASS) is supported"),
+                        )
+                    })?,
+            ),
+        };
         if let (Some(min), Some(max)) = (min, max) {
             if min > max {
                 return Err(unsupported(pointer, "minLength > maxLength"));
             }
         }
-        let body = format!(
-            "\"\\\"\" {} \"\\\"\"",
-            repeat("char", min.unwrap_or(0), max)
-        );
+        let quote = "\"\\\"\"";
+        let body = match start {
+            None if min.is_none() && max.is_none() => return Ok("string".into()),
+            None => format!("{quote} {} {quote}", repeat("char", min.unwrap_or(0), max)),
+            Some(_) if max == Some(0) => {
+                return Err(unsupported(pointer, "a pattern needs maxLength ≥ 1"))
+            }
+            // The class character counts towards the length.
+            Some(class) => format!(
+                "{quote} {} {} {quote}",
+                class.gbnf(),
+                repeat(
+                    "char",
+                    min.unwrap_or(0).saturating_sub(1),
+                    max.map(|m| m - 1)
+                )
+            ),
+        };
         Ok(self.rule(hint, body))
     }
 
@@ -521,6 +618,17 @@ fn check(schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
             }
         }
         Value::String(s) => {
+            if let Some(pattern) = obj.get("pattern") {
+                match pattern.as_str().and_then(StartClass::parse) {
+                    Some(class) if s.chars().next().is_some_and(|c| class.contains(c)) => {}
+                    Some(_) => {
+                        errors.push(format!("{here}: string does not match pattern {pattern}"))
+                    }
+                    None => errors.push(format!(
+                        "{here}: pattern {pattern} is outside the supported subset"
+                    )),
+                }
+            }
             let len = s.chars().count() as u64;
             if let Some(min) = obj.get("minLength").and_then(Value::as_u64) {
                 if len < min {
@@ -658,6 +766,7 @@ mod tests {
             json!({"allOf":[{"type":"string"}]}),
             json!({"anyOf":[{"type":"string"}],"maxLength":3}),
             json!({"type":"string","pattern":"a+"}),
+            json!({"type":"string","format":"date"}),
             json!({"type":"object"}),
             json!({"$ref":"#/x"}),
         ] {
@@ -672,6 +781,66 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("/properties/a"), "{e}");
+    }
+
+    #[test]
+    fn start_class_pattern_converts_and_validates() {
+        let s = json!({"type":"object","properties":{
+            "summarize":{"type":"string","pattern":"^[가-힣]","minLength":2,"maxLength":10},
+            "title":{"type":"string","pattern":"^[A-Z가-힣_]"},
+            "note":{"anyOf":[{"type":"string","pattern":"^[가-힣]","maxLength":5},{"type":"null"}]}
+        },"required":["summarize"]});
+        let g = schema_to_gbnf(&s).unwrap();
+        // The first character from the class, counted in the length bounds.
+        assert!(g.contains(r#""\"" [\uAC00-\uD7A3] char{1,9} "\"""#), "{g}");
+        assert!(g.contains(r#"[\x41-\x5A\uAC00-\uD7A3\x5F] char* "#), "{g}");
+        assert!(g.contains(r#"[\uAC00-\uD7A3] char{0,4}"#), "{g}");
+        assert!(validate(&s, &json!({"summarize":"사용자가 로그인"})).is_empty());
+        assert!(validate(&s, &json!({"summarize":"한국", "title":"_x", "note":null})).is_empty());
+        for bad in [
+            json!({"summarize":"User 로그인"}),
+            json!({"summarize":" 한국"}),
+            json!({"summarize":"한국", "title":"x"}),
+            json!({"summarize":"한국", "note":"note"}),
+        ] {
+            assert_eq!(validate(&s, &bad).len(), 1, "{bad}");
+        }
+        let why = validate(&s, &json!({"summarize":"ㄱ자"}));
+        assert!(why[0].contains("does not match pattern"), "{why:?}");
+    }
+
+    #[test]
+    fn other_patterns_are_unsupported() {
+        for pattern in [
+            "a+",
+            "[가-힣]",
+            "^[가-힣]+",
+            "^[^가-힣]",
+            "^[]",
+            "^[\\d]",
+            "^[z-a]",
+            "^[a-]",
+            "^[-a]",
+            "^[\"]",
+            "^[\n]",
+            "^[가-힣]$",
+        ] {
+            let s = json!({"type":"string","pattern":pattern});
+            let e = schema_to_gbnf(&s).unwrap_err();
+            assert!(e.to_string().contains("only `^[CLASS]`"), "{pattern}: {e}");
+            let why = validate(&s, &json!("한국"));
+            assert!(
+                why[0].contains("outside the supported subset"),
+                "{pattern}: {why:?}"
+            );
+        }
+        for s in [
+            json!({"type":"string","pattern":"^[a]","maxLength":0}),
+            json!({"type":"string","pattern":"^[a]","enum":["a"]}),
+            json!({"type":"string","pattern":7}),
+        ] {
+            assert!(schema_to_gbnf(&s).is_err(), "{s}");
+        }
     }
 
     #[test]

@@ -165,6 +165,35 @@ fn schema_constrained_output_is_valid_json() {
     }
 }
 
+/// `pattern: "^[가-힣]"` reaches llama.cpp as a grammar it accepts, and the strings start with a
+/// Hangul syllable even though a 135M model asked in English would not write Korean.
+#[test]
+fn start_class_pattern_fixes_the_first_character() {
+    let Some(m) = model("start_class_pattern_fixes_the_first_character") else {
+        return;
+    };
+    let hangul = json!({"type":"string","pattern":"^[가-힣]","minLength":2,"maxLength":60});
+    let schema = json!({"type":"object","properties":{
+        "event_title": hangul, "summarize": hangul,
+        "threat_level":{"type":"string","enum":["low","medium","high"]}},
+        "required":["event_title","summarize","threat_level"]});
+    let request = GenerateRequest {
+        json_schema: Some(schema.clone()),
+        max_tokens: 300,
+        ..analysis_request(RECORDS[0])
+    };
+    let (out, _) = collect(&m, &request);
+    assert_eq!(out.stop_reason, StopReason::Eos, "{}", out.text);
+    let value: Value =
+        serde_json::from_str(&out.text).unwrap_or_else(|e| panic!("{e}: {}", out.text));
+    let errors = trailguard_gguf::schema::validate(&schema, &value);
+    assert!(errors.is_empty(), "{errors:?} in {}", out.text);
+    for field in ["event_title", "summarize"] {
+        let first = value[field].as_str().unwrap().chars().next().unwrap();
+        assert!(('가'..='힣').contains(&first), "{field}: {}", out.text);
+    }
+}
+
 #[test]
 fn streams_tokens_in_order() {
     let Some(m) = model("streams_tokens_in_order") else {

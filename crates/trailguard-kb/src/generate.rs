@@ -15,6 +15,7 @@ use trailguard_core::ports::{ChatMessage, ChatRequest, ChatRole, ContentBlock};
 use crate::answer::Answer;
 use crate::doc::{markdown, KnowledgeDoc};
 use crate::lang::Language;
+use crate::plan::Intent;
 use crate::time::format_time;
 
 /// Longest answer kept from a model.
@@ -218,6 +219,8 @@ pub struct Checked {
     pub dropped_citations: Vec<String>,
     /// Numbers the prose states that the data does not hold.
     pub unsupported_numbers: Vec<String>,
+    /// Every number the prose states (quantities: ids, times and addresses are not numbers here).
+    pub stated_numbers: BTreeSet<String>,
 }
 
 /// Checks `text` (a model's answer to `answer`'s question): citations must name retrieved
@@ -296,6 +299,7 @@ pub fn check(text: &str, answer: &Answer, question: &str) -> Checked {
             if at_line_start && number.parse::<u32>().is_ok_and(|n| n <= 20) {
                 continue;
             }
+            checked.stated_numbers.insert(number.clone());
             if !allowed.contains(&number) && !checked.unsupported_numbers.contains(&number) {
                 checked.unsupported_numbers.push(number);
             }
@@ -305,13 +309,61 @@ pub fn check(text: &str, answer: &Answer, question: &str) -> Checked {
     checked
 }
 
+/// Whether prose says the data does not answer the question (the sentence the system prompt asks
+/// for when it does not), in English or Korean.
+fn claims_no_data(text: &str) -> bool {
+    static PATTERN: std::sync::OnceLock<Option<Regex>> = std::sync::OnceLock::new();
+    PATTERN
+        .get_or_init(|| {
+            Regex::new(
+                r"(?i)does not contain (the|an|any) (answer|information|data)|data does not contain|no (relevant )?(data|information) (about|on|for|to answer)|데이터에[^.。\n]{0,20}(없|포함되어 있지 않|포함하지 않)|답을 찾을 수 없",
+            )
+            .ok()
+        })
+        .as_ref()
+        .is_some_and(|p| p.is_match(text))
+}
+
+/// The numbers a structured answer computed, which its text must state.
+fn computed_numbers(answer: &Answer) -> Vec<u64> {
+    match answer.plan.intent {
+        Intent::Count => answer.facts.count.into_iter().collect(),
+        Intent::CountDistinct { .. } => answer.facts.distinct.into_iter().collect(),
+        Intent::Top { .. } => answer.facts.top.iter().map(|(_, n)| *n).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The part of the data's answer that states the computed numbers: the first line of a count, the
+/// heading and ranking of a top-N.
+fn computed_statement(answer: &Answer) -> String {
+    match answer.plan.intent {
+        Intent::Top { .. } => answer
+            .text
+            .lines()
+            .take(answer.facts.top.len() + 1)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => answer.text.lines().next().unwrap_or_default().to_string(),
+    }
+}
+
 /// The checked model answer: `answer` (from the data) with the model's prose when it passed, or
-/// kept as it is when the prose stated numbers the data does not hold.
+/// kept as it is when the prose stated numbers the data does not hold. Counts are computed, never
+/// left to the model: prose that leaves out a computed number follows the data's statement of it.
 pub fn apply(answer: &Answer, model_text: &str, question: &str, model_name: &str) -> Answer {
     let checked = check(model_text, answer, question);
     let mut out = answer.clone();
     out.model = Some(model_name.to_string());
     let korean = answer.plan.language == Language::Ko;
+    if !answer.no_data && claims_no_data(&checked.text) {
+        // Small models often add the prompt's "no answer" sentence to an answer the data gives.
+        out.notes.push(
+            "the model said the data holds no answer, but it does; showing the answer composed from the data"
+                .into(),
+        );
+        return out;
+    }
     if !checked.unsupported_numbers.is_empty() || checked.text.is_empty() {
         out.notes.push(if checked.text.is_empty() {
             "the model's answer was empty; showing the answer composed from the data".into()
@@ -325,6 +377,24 @@ pub fn apply(answer: &Answer, model_text: &str, question: &str, model_name: &str
     }
     out.text = checked.text;
     out.citations = checked.citations;
+    let required = computed_numbers(answer);
+    if !answer.no_data
+        && required
+            .iter()
+            .any(|n| !checked.stated_numbers.contains(&n.to_string()))
+    {
+        let statement = computed_statement(answer);
+        for id in cited_ids(&statement) {
+            if !out.citations.contains(&id) {
+                out.citations.push(id);
+            }
+        }
+        out.text = format!("{statement}\n\n{}", out.text);
+        out.notes.push(
+            "the model's answer left out computed numbers; the data's statement of them comes first"
+                .into(),
+        );
+    }
     if !checked.dropped_citations.is_empty() {
         out.notes.push(format!(
             "dropped citations of documents that were not retrieved: {}",
@@ -445,9 +515,74 @@ mod tests {
         );
         assert_eq!(bad_cite.citations, ["e-1~00000001"]);
         assert!(!bad_cite.text.contains("made-up"));
-        assert!(bad_cite.notes[0].contains("made-up~1"));
+        assert!(bad_cite.notes.iter().any(|n| n.contains("made-up~1")));
         let uncited = apply(&base, "Three logins.", "how many?", "m");
         assert!(uncited.text.contains("[e-1~00000001]"));
+        // A count the prose leaves out is stated from the data, first.
+        assert!(
+            uncited.text.starts_with("3 ConsoleLogin events.\n"),
+            "{}",
+            uncited.text
+        );
+        assert!(uncited.notes.iter().any(|n| n.contains("computed numbers")));
+        assert!(good.text.starts_with("There were 3"), "{}", good.text);
+        // "No answer" prose on an answer the data gives is not shown.
+        for refusal in [
+            "There were 3 logins [e-1~00000001]. The data does not contain the answer.",
+            "3건입니다. 데이터에 해당 정보가 없습니다.",
+        ] {
+            let refused = apply(&base, refusal, "how many?", "m");
+            assert_eq!(refused.text, base.text, "{refusal}");
+            assert!(refused.notes[0].contains("holds no answer"));
+        }
+        let mut empty = base.clone();
+        empty.no_data = true;
+        let said = apply(&empty, "The data does not contain the answer.", "q", "m");
+        assert_eq!(said.text, "The data does not contain the answer.");
         assert_eq!(cited_ids("see [a, b] and [c][a]"), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn a_ranking_the_prose_leaves_out_is_stated_from_the_data() {
+        let mut base = answer();
+        base.plan.intent = Intent::Top {
+            facet: crate::Facet::SourceIp,
+            n: 2,
+        };
+        base.facts = Facts {
+            count: Some(7),
+            top: vec![("198.51.100.4".into(), 5), ("203.0.113.9".into(), 2)],
+            ..Facts::default()
+        };
+        base.text = "Top 2 source IPs of 7 events:\n1. 198.51.100.4 — 5 [e-1~00000001]\n2. 203.0.113.9 — 2 [e-2~00000002]".into();
+        base.retrieved.push("e-2~00000002".into());
+        let vague = apply(
+            &base,
+            "Most came from 198.51.100.4 [e-1~00000001].",
+            "top ips?",
+            "m",
+        );
+        assert!(
+            vague
+                .text
+                .starts_with("Top 2 source IPs of 7 events:\n1. 198.51.100.4 — 5"),
+            "{}",
+            vague.text
+        );
+        assert!(vague
+            .text
+            .ends_with("Most came from 198.51.100.4 [e-1~00000001]."));
+        assert_eq!(vague.citations, ["e-1~00000001", "e-2~00000002"]);
+        let full = apply(
+            &base,
+            "198.51.100.4 sent 5 and 203.0.113.9 sent 2 [e-1~00000001].",
+            "top ips?",
+            "m",
+        );
+        assert!(
+            full.text.starts_with("198.51.100.4 sent 5"),
+            "{}",
+            full.text
+        );
     }
 }

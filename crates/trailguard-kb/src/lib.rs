@@ -14,7 +14,9 @@
 //!   language, every claim cited; [`generate`]: the model's version (documents passed as data)
 //!   and the checks its prose must pass (citations, numbers);
 //! - [`session`]: a conversation (history for follow-ups, the last answer's sources);
-//! - [`eval`]: the question-set format and its scores.
+//! - [`eval`]: the question-set format and its scores;
+//! - [`workflow`]: what a security-audit execution did, from its output or its own knowledge-base
+//!   step's payload.
 
 pub mod answer;
 pub mod bedrock;
@@ -27,6 +29,7 @@ pub mod plan;
 pub mod session;
 pub mod store;
 pub mod time;
+pub mod workflow;
 
 pub use answer::{Answer, AnswerError, Facts};
 pub use doc::{

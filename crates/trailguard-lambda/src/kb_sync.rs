@@ -3,17 +3,27 @@
 //! starts a debounced ingestion job of the Bedrock data source over that bucket.
 //!
 //! Input, any of:
-//! - an EventBridge "Step Functions Execution Status Change" event of the security-audit state
-//!   machine: the execution's `input` (the raw event) and `output` (what the workflow did); when
-//!   EventBridge left them out (`inputDetails`/`outputDetails.included` false: the event would
-//!   be too large) they are read with `DescribeExecution`. The workflow's output names its path,
-//!   action and level but not the analysis, so the analysis is recomputed from the event with the
-//!   same embedded rules (no model), at the level the workflow acted on when that is higher;
+//! - the security-audit workflow's own "Store In Knowledge Base" step (the guide's "process the
+//!   security log, generate metadata, store in the knowledge base"), which every successful path
+//!   ends with: `{"trailguard_kb": "workflow", "execution", "event", "analysis", "output", "pii",
+//!   "alert"}` ([`trailguard_kb::workflow::WorkflowStep`]). The analysis is the one the workflow
+//!   acted on, the model's summary included; the outcome is read off the path's output;
+//! - an EventBridge "Step Functions Execution Status Change" event of the state machine, for the
+//!   executions that never reach that step (FAILED, TIMED_OUT, ABORTED): the execution's `input`
+//!   (the raw event) and `output`; when EventBridge left them out (`inputDetails`/
+//!   `outputDetails.included` false: the event would be too large) they are read with
+//!   `DescribeExecution`. A failed execution has no analysis to pass on, so it is recomputed
+//!   from the event with the same embedded rules (no model), at the level the workflow acted on
+//!   when that is higher;
 //! - an EventBridge "GuardDuty Finding" event (`source` `aws.guardduty`);
 //! - an outcome record `{"trailguard_outcome", "analysis", "event", "origin"}` (what `trailguard
-//!   run` writes, or a workflow step that passes the analysis and outcome itself);
+//!   run` writes);
 //! - `{"trailguard_kb": "ingest"}`: no document, only the debounced ingestion (the schedule's
 //!   sweep, so documents written while a job ran are not left waiting for the next event).
+//!
+//! Errors are named for the workflow's Retry and Catch: `TrailGuard.KbSyncInput` (a payload of
+//! none of these shapes), `TrailGuard.KbSyncRetryable` (throttled or unavailable S3 or Bedrock),
+//! `TrailGuard.KbSyncFailed` (any other failure).
 //!
 //! Debouncing uses `ListIngestionJobs` (no state of our own): no new job while one is running or
 //! when the latest started less than `KB_INGEST_DEBOUNCE_SECONDS` ago; a `ConflictException`
@@ -35,7 +45,9 @@ use trailguard_aws::{
 use trailguard_core::ports::{ObjectWriter, PortError, PortErrorKind};
 use trailguard_core::{AnalysisRecord, TaskFailure, ThreatLevel};
 use trailguard_kb::bedrock::bedrock_objects;
-use trailguard_kb::{KnowledgeDoc, OutcomeRecord, WorkflowOutcome};
+pub use trailguard_kb::workflow::workflow_outcome;
+use trailguard_kb::workflow::WorkflowStep;
+use trailguard_kb::{KnowledgeDoc, OutcomeRecord};
 use trailguard_triage::{Triage, TriageConfig};
 
 use crate::{diagnostic, ConfigError};
@@ -180,81 +192,6 @@ fn text<'v>(value: &'v Value, pointer: &str) -> Option<&'v str> {
         .filter(|s| !s.is_empty())
 }
 
-/// `s3://bucket/key[?versionId=v]`.
-fn s3_uri(bucket: Option<&str>, key: Option<&str>, version: Option<&str>) -> Option<String> {
-    let (bucket, key) = (bucket?, key?);
-    Some(match version {
-        Some(version) => format!("s3://{bucket}/{key}?versionId={version}"),
-        None => format!("s3://{bucket}/{key}"),
-    })
-}
-
-/// What the security-audit workflow did, from the execution's status and its final output
-/// (`{"path", "action", "level", "bucket", "key", "version_id", "quarantine", ...}`).
-pub fn workflow_outcome(
-    status: &str,
-    output: Option<&Value>,
-    error: Option<&str>,
-    cause: Option<&str>,
-) -> WorkflowOutcome {
-    let empty = Value::Null;
-    let output = output.unwrap_or(&empty);
-    let path = text(output, "/path").unwrap_or_default();
-    let mut outcome = WorkflowOutcome {
-        status: status.to_string(),
-        path: if path.is_empty() {
-            Vec::new()
-        } else {
-            vec![path.to_string()]
-        },
-        ..WorkflowOutcome::default()
-    };
-    if status != "SUCCEEDED" {
-        outcome.action = "failed".into();
-        outcome.error = error.map(str::to_string);
-        outcome.cause = cause.map(str::to_string);
-        return outcome;
-    }
-    let object = || {
-        s3_uri(
-            text(output, "/bucket"),
-            text(output, "/key"),
-            text(output, "/version_id"),
-        )
-    };
-    match path {
-        "image-pii" => {
-            outcome.action = match text(output, "/action") {
-                Some("quarantined") => "quarantined",
-                _ => "deleted",
-            }
-            .into();
-            outcome.deleted = object();
-            outcome.quarantined_to = s3_uri(
-                text(output, "/quarantine/bucket"),
-                text(output, "/quarantine/key"),
-                None,
-            );
-            outcome.pii_checked = true;
-            outcome.pii_detected = Some(true);
-        }
-        "image-no-pii" => {
-            outcome.action = "alerted".into();
-            outcome.pii_checked = true;
-            outcome.pii_detected = Some(false);
-        }
-        "image-gone" => {
-            outcome.action = "none".into();
-            outcome.pii_checked = true;
-            outcome.pii_reason =
-                Some("the image was already gone when the workflow checked".into());
-        }
-        p if p.starts_with("threat-") => outcome.action = "alerted".into(),
-        _ => outcome.action = "none".into(),
-    }
-    outcome
-}
-
 /// A JSON string field that may itself hold JSON (`input`, `output` of an execution).
 fn embedded_json(value: Option<&Value>) -> Option<Value> {
     match value? {
@@ -329,6 +266,14 @@ impl KbSyncHandler {
         if payload.get("trailguard_kb").and_then(Value::as_str) == Some("ingest") {
             return Ok(Vec::new());
         }
+        if let Some(step) = WorkflowStep::from_payload(payload) {
+            let step = step.map_err(|e| KbSyncError::Input(format!("workflow step: {e}")))?;
+            let record = step.outcome_record();
+            let (event, outcome) = record
+                .documents("")
+                .map_err(|e| KbSyncError::Input(e.to_string()))?;
+            return Ok(vec![event, outcome]);
+        }
         if payload.get("trailguard_outcome").is_some() {
             let record: OutcomeRecord = serde_json::from_value(payload.clone())
                 .map_err(|e| KbSyncError::Input(format!("outcome record: {e}")))?;
@@ -356,7 +301,7 @@ impl KbSyncHandler {
                 Ok(vec![doc])
             }
             (source, detail_type) => Err(KbSyncError::Input(format!(
-                "expected a Step Functions execution event, a GuardDuty finding event, an outcome record or {{\"trailguard_kb\": \"ingest\"}}; got source {source:?}, detail-type {detail_type:?}"
+                "expected the workflow's knowledge-base step, a Step Functions execution event, a GuardDuty finding event, an outcome record or {{\"trailguard_kb\": \"ingest\"}}; got source {source:?}, detail-type {detail_type:?}"
             ))),
         }
     }

@@ -158,7 +158,7 @@ fn offline_detector() -> anyhow::Result<Arc<dyn PiiDetector>> {
 
 #[cfg(not(feature = "offline"))]
 fn offline_detector() -> anyhow::Result<Arc<dyn PiiDetector>> {
-    anyhow::bail!("PII_DETECTOR=offline: this build was made without the `offline` feature (it links libtesseract)")
+    anyhow::bail!("PII_DETECTOR=offline: this build was made without the `offline` feature (scripts/build-lambdas.sh --pii-models builds it, with its models)")
 }
 
 /// The handler with its S3 client and detector, built once per container.

@@ -214,6 +214,82 @@ async fn unknown_input_is_a_named_input_error() {
     assert_eq!(error.error_name(), "TrailGuard.KbSyncInput");
 }
 
+const STOP_LOGGING: &str = include_str!("../../../tests/fixtures/events/stop_logging.json");
+
+#[tokio::test]
+async fn the_workflow_step_documents_the_analysis_it_acted_on() {
+    let list = mock!(aws_sdk_bedrockagent::Client::list_ingestion_jobs).then_output(|| {
+        ListIngestionJobsOutput::builder()
+            .set_ingestion_job_summaries(Some(vec![]))
+            .build()
+            .unwrap()
+    });
+    let start = mock!(aws_sdk_bedrockagent::Client::start_ingestion_job).then_output(started);
+    let store = Arc::new(MemoryStore::new());
+    let handler = kb_sync(&[&list, &start], store.clone(), 60);
+    // The workflow's analysis: the rules' record with the model's summary, which the rules-only
+    // recomputation of the execution-event path could never produce.
+    let mut analysis = KbSyncHandler::rules_only_triage()
+        .unwrap()
+        .analyze(STOP_LOGGING)
+        .await
+        .unwrap()
+        .record;
+    analysis.summarize = "Model: someone switched off the audit trail.".into();
+    let execution = "arn:aws:states:us-east-1:123456789012:execution:tg-security-audit:run-1";
+    let out = handler
+        .handle(json!({
+            "trailguard_kb": "workflow",
+            "execution": execution,
+            "event": serde_json::from_str::<Value>(STOP_LOGGING).unwrap(),
+            "analysis": analysis,
+            "output": {"path": "threat-high", "action": "notified", "level": "high", "message_id": "m-1"},
+            "pii": null,
+            "alert": "StopLogging by alice"
+        }))
+        .await
+        .unwrap();
+    assert_eq!(out.documents.len(), 2, "{:?}", out.documents);
+    assert_eq!(start.num_calls(), 1);
+    let read = |key: &str| String::from_utf8(store.bytes("kb-bucket", key).unwrap()).unwrap();
+    let event_key = out
+        .documents
+        .iter()
+        .find(|k| k.contains("/event/"))
+        .unwrap();
+    let outcome_key = out
+        .documents
+        .iter()
+        .find(|k| k.contains("/outcome/"))
+        .unwrap();
+    assert!(read(event_key).contains("Model: someone switched off the audit trail."));
+    let outcome = read(outcome_key);
+    assert!(
+        outcome.contains("An alert was sent (StopLogging by alice)"),
+        "{outcome}"
+    );
+    let metadata: Value =
+        serde_json::from_str(&read(&format!("{outcome_key}.metadata.json"))).unwrap();
+    assert_eq!(metadata["metadataAttributes"]["action"], "alerted");
+    assert_eq!(metadata["metadataAttributes"]["raw_link"], execution);
+}
+
+#[tokio::test]
+async fn a_workflow_step_without_an_analysis_is_an_input_error() {
+    let handler = kb_sync(&[], Arc::new(MemoryStore::new()), 60);
+    let error = handler
+        .handle(json!({
+            "trailguard_kb": "workflow",
+            "execution": "arn:aws:states:us-east-1:1:execution:m:x",
+            "event": serde_json::from_str::<Value>(STOP_LOGGING).unwrap(),
+            "output": {"path": "threat-high"}
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(error.error_name(), "TrailGuard.KbSyncInput");
+    assert!(error.to_string().contains("analysis"), "{error}");
+}
+
 /// A model that must not be called, or answers `text`.
 struct Scripted(Option<&'static str>);
 
@@ -343,5 +419,279 @@ async fn bad_requests_are_400() {
             .handle(json!({"requestContext": {}, "body": body}))
             .await;
         assert_eq!(response["statusCode"], 400, "{body}");
+    }
+}
+
+// ---------------------------------------------------------------- retrieve-and-generate mode
+
+mod retrieve_and_generate {
+    use super::*;
+    use aws_sdk_bedrockagentruntime::operation::retrieve_and_generate::RetrieveAndGenerateOutput;
+    use aws_sdk_bedrockagentruntime::types::{
+        Citation, GeneratedResponsePart, GuadrailAction, RetrievalResultContent,
+        RetrievalResultLocation, RetrievalResultLocationType, RetrievalResultS3Location,
+        RetrieveAndGenerateOutput as GeneratedText, RetrievedReference, TextResponsePart,
+    };
+    use aws_smithy_types::Document;
+
+    fn settings() -> chat::Settings {
+        chat::Settings::from_lookup(|name| match name {
+            "KNOWLEDGE_BASE_ID" => Some("KB".into()),
+            "CHAT_MODE" => Some("retrieve-and-generate".into()),
+            "CHAT_MODEL_ID" => Some("global.anthropic.claude-haiku-4-5-20251001-v1:0".into()),
+            "CHAT_MODEL_ARN" => Some(
+                "arn:aws:bedrock:us-east-1:111122223333:inference-profile/global.anthropic.claude-haiku-4-5-20251001-v1:0"
+                    .into(),
+            ),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    fn handler(rules: &[&Rule]) -> ChatHandler {
+        let client = mock_client!(
+            aws_sdk_bedrockagentruntime,
+            RuleMode::MatchAny,
+            rules,
+            |c| c.retry_config(retry())
+        );
+        // The Converse model must not be called in this mode: it fails if it is.
+        ChatHandler::new(
+            Arc::new(BedrockRetriever::new(client, "KB")),
+            Arc::new(Scripted(None)),
+            settings(),
+        )
+    }
+
+    fn reference(uri: &str, doc_id: Option<&str>) -> RetrievedReference {
+        let mut reference = RetrievedReference::builder()
+            .content(
+                RetrievalResultContent::builder()
+                    .text("### ConsoleLogin")
+                    .build(),
+            )
+            .location(
+                RetrievalResultLocation::builder()
+                    .r#type(RetrievalResultLocationType::S3)
+                    .s3_location(RetrievalResultS3Location::builder().uri(uri).build())
+                    .build()
+                    .unwrap(),
+            );
+        if let Some(id) = doc_id {
+            reference = reference.metadata("doc_id", Document::String(id.into()));
+        }
+        reference.build()
+    }
+
+    fn citation(text: &str, references: Vec<RetrievedReference>) -> Citation {
+        Citation::builder()
+            .generated_response_part(
+                GeneratedResponsePart::builder()
+                    .text_response_part(TextResponsePart::builder().text(text).build())
+                    .build(),
+            )
+            .set_retrieved_references(Some(references))
+            .build()
+    }
+
+    fn generated(
+        text: &'static str,
+        citations: Vec<Citation>,
+        guardrail: Option<GuadrailAction>,
+    ) -> RetrieveAndGenerateOutput {
+        RetrieveAndGenerateOutput::builder()
+            .session_id("s-1")
+            .output(GeneratedText::builder().text(text).build().unwrap())
+            .set_citations(Some(citations))
+            .set_guardrail_action(guardrail)
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn throttled_past_the_budget_is_503() {
+        let rag = mock!(aws_sdk_bedrockagentruntime::Client::retrieve_and_generate)
+            .sequence()
+            .http_response(|| json_error(429, "ThrottlingException"))
+            .repeatedly()
+            .build();
+        let response = handler(&[&rag])
+            .handle(json!({"requestContext": {}, "body": "{\"question\": \"any root logins?\"}"}))
+            .await;
+        assert_eq!(rag.num_calls(), 3, "the SDK retried twice");
+        assert_eq!(response["statusCode"], 503);
+        let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        let error = body["error"].as_str().unwrap();
+        assert!(error.contains("retrieve-and-generate failed"), "{error}");
+        assert!(error.contains("ThrottlingException"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_rejected_model_arn_is_400() {
+        let rag = mock!(aws_sdk_bedrockagentruntime::Client::retrieve_and_generate)
+            .then_http_response(|| json_error(400, "ValidationException"));
+        let response = handler(&[&rag])
+            .handle(json!({"requestContext": {}, "body": "{\"question\": \"any root logins?\"}"}))
+            .await;
+        assert_eq!(rag.num_calls(), 1, "a validation error is not retried");
+        assert_eq!(response["statusCode"], 400);
+    }
+
+    #[tokio::test]
+    async fn an_answer_without_references_is_the_no_data_answer_in_korean() {
+        // What Bedrock answers when nothing relevant is retrieved: text, a citation, no reference.
+        let rag =
+            mock!(aws_sdk_bedrockagentruntime::Client::retrieve_and_generate).then_output(|| {
+                let text = "Sorry, I am unable to assist you with this request.";
+                generated(text, vec![citation(text, vec![])], None)
+            });
+        let answer = handler(&[&rag])
+            .handle(json!({"question": "MFA 없이 콘솔에 로그인한 사람이 있나요?"}))
+            .await;
+        assert_eq!(
+            answer["answer"],
+            "지식 베이스에 이 질문에 답할 데이터가 없습니다."
+        );
+        assert_eq!(answer["citations"], json!([]));
+        assert_eq!(answer["answered_by"], "none");
+    }
+
+    #[tokio::test]
+    async fn no_citations_at_all_is_the_no_data_answer() {
+        let rag = mock!(aws_sdk_bedrockagentruntime::Client::retrieve_and_generate)
+            .then_output(|| generated("Root logged in 3 times.", vec![], None));
+        let answer = handler(&[&rag])
+            .handle(json!({"question": "How many root logins?"}))
+            .await;
+        assert_eq!(
+            answer["answer"],
+            "The knowledge base holds no data that answers this question."
+        );
+        assert_eq!(answer["citations"], json!([]));
+    }
+
+    #[tokio::test]
+    async fn citations_are_the_referenced_ids_and_unknown_ids_are_removed() {
+        let rag = mock!(aws_sdk_bedrockagentruntime::Client::retrieve_and_generate)
+            .match_requests(|input| {
+                let kb = input
+                    .retrieve_and_generate_configuration()
+                    .and_then(|c| c.knowledge_base_configuration());
+                input.input().map(|i| i.text()) == Some("any root logins?")
+                    && kb.map(|kb| kb.knowledge_base_id()) == Some("KB")
+                    && kb.map(|kb| kb.model_arn())
+                        == Some("arn:aws:bedrock:us-east-1:111122223333:inference-profile/global.anthropic.claude-haiku-4-5-20251001-v1:0")
+            })
+            .then_output(|| {
+                generated(
+                    "Root signed in without MFA. See [ghost-1] too. A second login came from a new IP.",
+                    vec![
+                        citation(
+                            "Root signed in without MFA.",
+                            vec![
+                                reference("s3://kb/documents/event/a.md", Some("login-1~00ff")),
+                                // The same document again (a second chunk): cited once.
+                                reference("s3://kb/documents/event/a.md", Some("login-1~00ff")),
+                            ],
+                        ),
+                        citation(
+                            "A second login came from a new IP.",
+                            // No doc_id in the metadata: the S3 location is the id.
+                            vec![reference("s3://kb/documents/event/b.md", None)],
+                        ),
+                    ],
+                    None,
+                )
+            });
+        let answer = handler(&[&rag])
+            .handle(json!({"question": "any root logins?"}))
+            .await;
+        assert_eq!(rag.num_calls(), 1, "the request matched");
+        assert_eq!(
+            answer["citations"],
+            json!(["login-1~00ff", "s3://kb/documents/event/b.md"])
+        );
+        assert_eq!(answer["dropped_citations"], json!(["ghost-1"]));
+        assert_eq!(
+            answer["answer"],
+            "Root signed in without MFA. [login-1~00ff] See  too. A second login came from a new \
+             IP. [s3://kb/documents/event/b.md]"
+        );
+        assert_eq!(
+            answer["answered_by"],
+            "global.anthropic.claude-haiku-4-5-20251001-v1:0"
+        );
+        assert_eq!(answer["sources"].as_array().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_guardrail_intervention_is_not_passed_on_as_an_answer() {
+        let rag =
+            mock!(aws_sdk_bedrockagentruntime::Client::retrieve_and_generate).then_output(|| {
+                generated(
+                    "Sorry, the model cannot answer this question.",
+                    vec![citation(
+                        "Sorry, the model cannot answer this question.",
+                        vec![reference("s3://kb/documents/event/a.md", Some("login-1"))],
+                    )],
+                    Some(GuadrailAction::Intervened),
+                )
+            });
+        let answer = handler(&[&rag])
+            .handle(json!({"question": "any root logins?"}))
+            .await;
+        assert_eq!(answer["answered_by"], "none");
+        assert_eq!(answer["citations"], json!([]));
+    }
+
+    #[test]
+    fn the_model_arn_setting() {
+        let lookup = |mode: &'static str, model: &'static str, arn: Option<&'static str>| {
+            move |name: &str| match name {
+                "KNOWLEDGE_BASE_ID" => Some("KB".to_string()),
+                "CHAT_MODE" => Some(mode.to_string()),
+                "CHAT_MODEL_ID" => Some(model.to_string()),
+                "CHAT_MODEL_ARN" => arn.map(str::to_string),
+                "AWS_REGION" => Some("eu-west-1".to_string()),
+                _ => None,
+            }
+        };
+        // A foundation model: built from the region (AWS_REGION when BEDROCK_REGION is unset).
+        let s = chat::Settings::from_lookup(lookup(
+            "retrieve-and-generate",
+            "anthropic.claude-3-haiku-20240307-v1:0",
+            None,
+        ))
+        .unwrap();
+        assert_eq!(s.mode, chat::ChatMode::RetrieveAndGenerate);
+        assert_eq!(
+            s.model_arn.as_deref(),
+            Some("arn:aws:bedrock:eu-west-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0")
+        );
+        // An inference profile's ARN names the account: without CHAT_MODEL_ARN it is an error.
+        let error = chat::Settings::from_lookup(lookup(
+            "retrieve-and-generate",
+            "eu.anthropic.claude-3-haiku-20240307-v1:0",
+            None,
+        ))
+        .unwrap_err();
+        assert!(error.to_string().contains("CHAT_MODEL_ARN"), "{error}");
+        assert_eq!(
+            chat::model_arn_for("anthropic.claude-3-haiku-20240307-v1:0", Some("cn-north-1"))
+                .unwrap(),
+            "arn:aws-cn:bedrock:cn-north-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"
+        );
+        // The default mode needs no ARN; an unknown mode is refused.
+        let s = chat::Settings::from_lookup(lookup(
+            "retrieve-converse",
+            "eu.anthropic.claude-3-haiku-20240307-v1:0",
+            None,
+        ))
+        .unwrap();
+        assert_eq!(
+            (s.mode, s.model_arn),
+            (chat::ChatMode::RetrieveConverse, None)
+        );
+        assert!(chat::Settings::from_lookup(lookup("generate", "m.x", None)).is_err());
     }
 }

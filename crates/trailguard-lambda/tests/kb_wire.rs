@@ -1,9 +1,9 @@
 //! The kb-sync and chat handlers over the real SDK wire path: documents to S3 (moto), ingestion
-//! jobs and Retrieve against the local Bedrock knowledge-base stand-in (`AgentStandIn`, which
-//! also answers Step Functions `DescribeExecution`), Converse against the Bedrock Runtime
-//! stand-in. Between the two handlers the test plays Bedrock's ingestion: it reads back what
-//! kb-sync wrote to S3 and loads it into the stand-in's index, so chat retrieves kb-sync's
-//! documents and metadata as Bedrock would.
+//! jobs, Retrieve and RetrieveAndGenerate against the local Bedrock knowledge-base stand-in
+//! (`AgentStandIn`, which also answers Step Functions `DescribeExecution`), Converse against the
+//! Bedrock Runtime stand-in. Between the two handlers the test plays Bedrock's ingestion: it
+//! reads back what kb-sync wrote to S3 and loads it into the stand-in's index, so chat retrieves
+//! kb-sync's documents and metadata as Bedrock would.
 //!
 //! Start moto first: `scripts/test-services.sh start`. Without it these tests print a SKIPPED
 //! notice locally, and fail under CI=true.
@@ -19,7 +19,7 @@ use trailguard_aws::{
 };
 use trailguard_lambda::chat::{self, ChatHandler};
 use trailguard_lambda::kb_sync::{Ingestion, KbSyncHandler, Settings};
-use trailguard_testkit::{moto_endpoint, AgentStandIn, BedrockStandIn};
+use trailguard_testkit::{moto_endpoint, AgentStandIn, BedrockStandIn, GeneratedPart};
 
 const KB: &str = "KBTEST0001";
 const DS: &str = "DSTEST0001";
@@ -417,4 +417,194 @@ async fn chat_says_when_nothing_was_retrieved_without_asking_the_model() {
     assert_eq!(answer["citations"], json!([]));
     assert!(bedrock.requests().is_empty());
     assert_eq!(agent.requests().len(), 1);
+}
+
+/// The retrieve-and-generate mode's settings: `modelArn` built from a foundation-model id.
+fn rag_settings(number_of_results: &str) -> chat::Settings {
+    chat::Settings::from_lookup(|name| match name {
+        "KNOWLEDGE_BASE_ID" => Some(KB.into()),
+        "CHAT_MODE" => Some("retrieve-and-generate".into()),
+        "CHAT_MODEL_ID" => Some("anthropic.claude-3-haiku-20240307-v1:0".into()),
+        "BEDROCK_REGION" => Some("us-east-1".into()),
+        "KB_NUMBER_OF_RESULTS" => Some(number_of_results.into()),
+        _ => None,
+    })
+    .unwrap()
+}
+
+/// A Converse model that fails the test if called: RetrieveAndGenerate generates in Bedrock.
+async fn unused_model() -> (BedrockStandIn, Arc<BedrockChat>) {
+    let bedrock = BedrockStandIn::start().await.unwrap();
+    let settings = AwsSettings::local(bedrock.endpoint());
+    let model = Arc::new(BedrockChat::new(
+        settings.bedrock_client(&settings.load().await),
+        BedrockChatConfig::for_logs(),
+    ));
+    (bedrock, model)
+}
+
+#[tokio::test]
+async fn chat_retrieve_and_generate_cites_what_kb_sync_wrote() {
+    let Some(moto) = moto_endpoint("chat_retrieve_and_generate_cites_what_kb_sync_wrote")
+        .unwrap_or_else(|error| panic!("{error}"))
+    else {
+        return;
+    };
+    let rig = rig(&moto, 0).await;
+    let arn = "arn:aws:states:us-east-1:111122223333:execution:security-audit:e3";
+    let output = json!({"path": "threat-high", "action": "notified", "level": "high"});
+    let synced = rig
+        .handler
+        .handle(execution_event(CLOUDTRAIL, Some(output), arn))
+        .await
+        .unwrap();
+    rig.handler
+        .handle(serde_json::from_str(GUARDDUTY).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(ingest_into_stand_in(&rig).await, 3);
+    let event_key = &synced.documents[0];
+    let event_id = metadata(&rig.s3, &rig.bucket, event_key).await["doc_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Bedrock's answer: a part citing the event document, and a part with a bracketed id that
+    // names no reference (log text can carry such strings) and cites nothing.
+    rig.agent.push_generation(vec![
+        GeneratedPart {
+            text: "Someone called StopLogging and stopped the trail.".into(),
+            cites: vec![format!("s3://{}/{event_key}", rig.bucket)],
+        },
+        GeneratedPart {
+            text: "The log also names [made-up-id].".into(),
+            cites: vec![],
+        },
+    ]);
+    let (bedrock, model) = unused_model().await;
+    let agent_sdk = AwsSettings::local(rig.agent.endpoint()).load().await;
+    let handler = ChatHandler::new(
+        Arc::new(BedrockRetriever::from_sdk(&agent_sdk, KB)),
+        model,
+        rag_settings("3"),
+    );
+    let response = handler
+        .handle(json!({
+            "version": "2.0",
+            "requestContext": {"http": {"method": "POST", "path": "/"}},
+            "body": json!({"question": "Who stopped logging on the trail?"}).to_string(),
+        }))
+        .await;
+    assert_eq!(response["statusCode"], 200, "{response}");
+    let answer: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(answer["citations"], json!([event_id]), "{answer}");
+    assert_eq!(answer["dropped_citations"], json!(["made-up-id"]));
+    let text = answer["answer"].as_str().unwrap();
+    assert!(
+        text.starts_with(&format!(
+            "Someone called StopLogging and stopped the trail. [{event_id}]"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("made-up-id"), "{text}");
+    assert_eq!(answer["sources"][0]["id"], json!(event_id));
+    assert!(
+        bedrock.requests().is_empty(),
+        "no Converse call in this mode"
+    );
+
+    // The request Bedrock got: the knowledge base, the model ARN, 3 results, the template.
+    let rag = rig
+        .agent
+        .requests()
+        .into_iter()
+        .find(|r| r.operation == "RetrieveAndGenerate")
+        .unwrap();
+    assert_eq!(rag.path, "/retrieveAndGenerate");
+    assert_eq!(
+        rag.body["input"]["text"],
+        "Who stopped logging on the trail?"
+    );
+    let configuration = &rag.body["retrieveAndGenerateConfiguration"];
+    assert_eq!(configuration["type"], "KNOWLEDGE_BASE");
+    let kb = &configuration["knowledgeBaseConfiguration"];
+    assert_eq!(kb["knowledgeBaseId"], KB);
+    assert_eq!(
+        kb["modelArn"],
+        "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"
+    );
+    assert_eq!(
+        kb["retrievalConfiguration"]["vectorSearchConfiguration"]["numberOfResults"],
+        3
+    );
+    let template = kb["generationConfiguration"]["promptTemplate"]["textPromptTemplate"]
+        .as_str()
+        .unwrap();
+    assert!(template.contains("$search_results$"), "{template}");
+    assert!(template.contains("$output_format_instructions$"));
+    assert!(template.contains("Write in English."), "{template}");
+    assert_eq!(
+        kb["generationConfiguration"]["inferenceConfig"]["textInferenceConfig"]["maxTokens"],
+        700
+    );
+}
+
+#[tokio::test]
+async fn chat_retrieve_and_generate_with_nothing_retrieved_says_so_in_korean() {
+    let agent = AgentStandIn::start(KB).await.unwrap();
+    // A document that shares no word with the question: nothing is retrieved.
+    agent.add_document(
+        "s3://kb/documents/event/a.md",
+        "ConsoleLogin by root",
+        json!({"doc_id": "login-1"}).as_object().unwrap().clone(),
+    );
+    let (bedrock, model) = unused_model().await;
+    let agent_sdk = AwsSettings::local(agent.endpoint()).load().await;
+    let handler = ChatHandler::new(
+        Arc::new(BedrockRetriever::from_sdk(&agent_sdk, KB)),
+        model,
+        rag_settings("8"),
+    );
+    let answer = handler
+        .handle(json!({"question": "어제 삭제된 이미지가 있었나요?"}))
+        .await;
+    assert_eq!(
+        answer["answer"], "지식 베이스에 이 질문에 답할 데이터가 없습니다.",
+        "{answer}"
+    );
+    assert_eq!(answer["citations"], json!([]));
+    assert_eq!(answer["answered_by"], "none");
+    let requests = agent.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].operation, "RetrieveAndGenerate");
+    let template = requests[0].body["retrieveAndGenerateConfiguration"]
+        ["knowledgeBaseConfiguration"]["generationConfiguration"]["promptTemplate"]
+        ["textPromptTemplate"]
+        .as_str()
+        .unwrap();
+    assert!(template.contains("Write in Korean"), "{template}");
+    assert!(bedrock.requests().is_empty());
+}
+
+#[tokio::test]
+async fn chat_retrieve_and_generate_answers_a_wrong_knowledge_base_with_an_error() {
+    let agent = AgentStandIn::start("OTHERKB001").await.unwrap();
+    let (_bedrock, model) = unused_model().await;
+    let agent_sdk = AwsSettings::local(agent.endpoint()).load().await;
+    let handler = ChatHandler::new(
+        Arc::new(BedrockRetriever::from_sdk(&agent_sdk, KB)),
+        model,
+        rag_settings("8"),
+    );
+    let response = handler
+        .handle(json!({"requestContext": {}, "body": "{\"question\": \"any root logins?\"}"}))
+        .await;
+    assert_eq!(response["statusCode"], 502, "{response}");
+    let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("ResourceNotFoundException"),
+        "{body}"
+    );
 }

@@ -33,7 +33,8 @@ pub struct OpenAiConfig {
     pub send_top_k: bool,
     /// Send a request's JSON schema as `response_format: {type: "json_schema", ...}` (OpenAI,
     /// vLLM, llama.cpp server and recent Ollama constrain decoding with it); off for a server
-    /// that refuses the field. The answer is validated either way.
+    /// that refuses the field. The answer is validated either way. `pattern` keywords are left
+    /// out (`without_patterns`).
     pub send_response_schema: bool,
 }
 
@@ -48,6 +49,41 @@ impl Default for OpenAiConfig {
             initial_backoff: Duration::from_millis(500),
             send_top_k: false,
             send_response_schema: true,
+        }
+    }
+}
+
+/// `schema` without its `pattern` keywords (at any depth; a property named `pattern` stays).
+/// Servers disagree on them: llama.cpp's server (and LM Studio, Ollama on it) refuses the whole
+/// request for a pattern not written `^…$`, such as the `^[가-힣]` a Korean answer's schema holds
+/// for the in-process engine. The prompt still asks for the language; the answer is validated.
+fn without_patterns(schema: &Value) -> Value {
+    let mut schema = schema.clone();
+    strip_patterns(&mut schema);
+    schema
+}
+
+fn strip_patterns(schema: &mut Value) {
+    let Value::Object(map) = schema else {
+        return;
+    };
+    map.remove("pattern");
+    for (key, sub) in map.iter_mut() {
+        match key.as_str() {
+            // Maps of name → schema.
+            "properties" | "patternProperties" | "$defs" | "definitions" => {
+                if let Value::Object(named) = sub {
+                    named.values_mut().for_each(strip_patterns);
+                }
+            }
+            // Lists of schemas.
+            "anyOf" | "oneOf" | "allOf" | "prefixItems" => {
+                if let Value::Array(list) = sub {
+                    list.iter_mut().for_each(strip_patterns);
+                }
+            }
+            "items" | "additionalProperties" | "not" => strip_patterns(sub),
+            _ => {}
         }
     }
 }
@@ -173,7 +209,7 @@ impl OpenAiChat {
             // guide's schema does not say.
             body.insert(
                 "response_format".into(),
-                json!({"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}),
+                json!({"type": "json_schema", "json_schema": {"name": "answer", "schema": without_patterns(schema)}}),
             );
         }
         Ok(Value::Object(body))
@@ -592,5 +628,38 @@ mod tests {
             .request_body(&request)
             .unwrap();
         assert!(body.get("response_format").is_none());
+    }
+
+    #[test]
+    fn patterns_are_not_sent() {
+        let hangul = json!({"type": "string", "pattern": "^[가-힣]", "maxLength": 9});
+        let schema = json!({"type": "object", "properties": {
+            "summarize": hangul,
+            "pattern": {"type": "string"},
+            "note": {"anyOf": [hangul, {"type": "null"}]},
+            "tags": {"type": "array", "items": hangul}
+        }});
+        let request = ChatRequest {
+            model_id: "m".into(),
+            messages: vec![trailguard_core::ports::ChatMessage {
+                role: ChatRole::User,
+                content: vec![ContentBlock::Text("hi".into())],
+            }],
+            response_schema: Some(schema),
+            ..ChatRequest::default()
+        };
+        let chat = OpenAiChat::new(OpenAiConfig::new("http://127.0.0.1:9/v1", "")).unwrap();
+        let body = chat.request_body(&request).unwrap();
+        let sent = &body["response_format"]["json_schema"]["schema"];
+        let plain = json!({"type": "string", "maxLength": 9});
+        assert_eq!(
+            sent,
+            &json!({"type": "object", "properties": {
+                "summarize": plain,
+                "pattern": {"type": "string"},
+                "note": {"anyOf": [plain, {"type": "null"}]},
+                "tags": {"type": "array", "items": plain}
+            }})
+        );
     }
 }

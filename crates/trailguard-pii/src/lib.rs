@@ -7,7 +7,8 @@
 //! [`PiiVerdict`] whose [`Evidence`] keeps kind, masked value, confidence and bounding box all
 //! the way into the handler's [`PiiResult`] and the workflow's audit record.
 //!
-//! Without `offline` (the Bedrock-only Lambda) nothing here links libtesseract: recognisers,
+//! The `onnx` feature is the offline detector without Tesseract (what the PII Lambda's zip holds);
+//! `offline` adds Tesseract. Without either (the Bedrock-only Lambda): recognisers,
 //! masking, policy, verdicts, the vision detector and the [`PiiHandler`] remain. Deleting or
 //! quarantining an image is the workflow's job, over the `ObjectWriter` port, not this crate's.
 //!
@@ -32,7 +33,7 @@ pub mod input;
 pub mod kind;
 pub mod limits;
 pub mod mask;
-#[cfg(feature = "offline")]
+#[cfg(feature = "onnx")]
 pub mod offline;
 pub mod page;
 pub mod policy;
@@ -51,7 +52,7 @@ pub use handler::{PiiHandler, PiiHandlerError, PiiRequest};
 pub use input::ImageInput;
 pub use kind::{EntityType, EvidenceKind};
 pub use limits::ImageLimits;
-#[cfg(feature = "offline")]
+#[cfg(feature = "onnx")]
 pub use offline::{load_config, Analysis, Engine, OfflineConfig, OfflinePiiDetector};
 pub use page::{OcrLine, OcrPage, OcrWord};
 pub use policy::{PolicyConfig, Sensitivity};

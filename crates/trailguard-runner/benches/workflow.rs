@@ -134,6 +134,12 @@ fn bindings(rules: bool) -> Bindings {
             Ok(json!({ "pii_detected": key.len() & 1 == 0 }))
         })),
     );
+    // The closing knowledge-base step: a stand-in (the documents of 100,000 executions would
+    // fill memory); the step's JSONata and dispatch are measured all the same.
+    lambda.register(
+        "trailguard-kb-sync",
+        Arc::new(FnLambda(|_: Value| Ok(json!({"documents": []})))),
+    );
     let store = Arc::new(MemoryStore::new());
     Ports {
         functions: lambda,
@@ -202,6 +208,10 @@ fn main() {
             "trailguard-analysis".to_string(),
         ),
         ("PiiFunctionArn".to_string(), "trailguard-pii".to_string()),
+        (
+            "KbSyncFunctionArn".to_string(),
+            "trailguard-kb-sync".to_string(),
+        ),
         (
             "AlertTopicArn".to_string(),
             "arn:aws:sns:us-east-1:123456789012:alerts".to_string(),

@@ -9,6 +9,10 @@
 //! detector = "offline"                   # offline (default) | model (the vision model)
 //! result = "rich"                        # rich (default) | contract (the guide's "true"/"false")
 //! model = { kind = "openai", base_url = "http://127.0.0.1:11434/v1", model = "llava" }
+//! [lambda."trailguard-kb-sync"]
+//! handler = "trailguard-kb-sync"         # the knowledge-base documents of each execution
+//! bucket = "trailguard-kb"               # written as the deployed function writes them (default)
+//! prefix = "documents/"                  # (`trailguard run --kb DIR` indexes them instead)
 //! [lambda."arn:aws:lambda:us-west-2:123456789012:function:pii"]
 //! command = ["python3", "pii.py"]        # payload on stdin, result on stdout
 //! [model]                                # converse Tasks, and the analysis model
@@ -35,6 +39,14 @@ use crate::RunnerError;
 pub const ANALYSIS_HANDLER: &str = "trailguard-analysis";
 /// The in-process handler for TrailGuard's image PII check.
 pub const PII_HANDLER: &str = "trailguard-pii";
+/// The in-process handler for TrailGuard's knowledge-base sync.
+pub const KB_SYNC_HANDLER: &str = "trailguard-kb-sync";
+/// Where the in-process kb-sync writes documents unless told otherwise (the bucket name is a
+/// local stand-in for the stack's knowledge-base bucket; the prefix is the data source's).
+pub const DEFAULT_KB_BUCKET: &str = "trailguard-kb";
+pub const DEFAULT_KB_PREFIX: &str = "documents/";
+
+const HANDLERS: [&str; 3] = [ANALYSIS_HANDLER, PII_HANDLER, KB_SYNC_HANDLER];
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -72,6 +84,12 @@ pub struct LambdaConfig {
     /// The handler's own model, instead of `[model]`.
     #[serde(default)]
     pub model: Option<AdapterConfig>,
+    /// kb-sync handler: the bucket (of the storage adapter) the documents go to.
+    #[serde(default)]
+    pub bucket: Option<String>,
+    /// kb-sync handler: the key prefix of the documents.
+    #[serde(default)]
+    pub prefix: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -149,6 +167,8 @@ impl BindingsConfig {
                         ("detector", lambda.detector.is_some()),
                         ("result", lambda.result.is_some()),
                         ("model", lambda.model.is_some()),
+                        ("bucket", lambda.bucket.is_some()),
+                        ("prefix", lambda.prefix.is_some()),
                     ];
                     if let Some((key, _)) = options.iter().find(|(_, set)| *set) {
                         return Err(error(format!(
@@ -157,9 +177,10 @@ impl BindingsConfig {
                     }
                 }
                 (Some(handler), None) => {
-                    if handler != ANALYSIS_HANDLER && handler != PII_HANDLER {
+                    if !HANDLERS.contains(&handler.as_str()) {
                         return Err(error(format!(
-                            "no in-process handler named '{handler}' (use {ANALYSIS_HANDLER} or {PII_HANDLER})"
+                            "no in-process handler named '{handler}' (use {})",
+                            HANDLERS.join(", ")
                         )));
                     }
                 }

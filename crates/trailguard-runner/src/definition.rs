@@ -16,6 +16,7 @@ pub fn default_substitutions() -> HashMap<String, String> {
         ("AnalysisFunctionArn", "trailguard-log-analysis"),
         ("LogAnalysisFunctionArn", "trailguard-log-analysis"),
         ("PiiFunctionArn", "trailguard-pii"),
+        ("KbSyncFunctionArn", "trailguard-kb-sync"),
         (
             "AlertTopicArn",
             "arn:aws:sns:us-east-1:123456789012:trailguard-alerts",

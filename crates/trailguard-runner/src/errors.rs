@@ -103,6 +103,9 @@ pub const TRAILGUARD_FUNCTION_ERRORS: &[&str] = &[
     "TrailGuard.Internal",
     "TrailGuard.PiiRetryable",
     "TrailGuard.PiiNoVerdict",
+    "TrailGuard.KbSyncInput",
+    "TrailGuard.KbSyncRetryable",
+    "TrailGuard.KbSyncFailed",
 ];
 
 /// The names a Task resource can emit, or `None` when it is not one this table knows.

@@ -19,9 +19,10 @@ use std::sync::Arc;
 
 pub use config::{
     AdapterConfig, BindingsConfig, LambdaConfig, PiiDetectorKind, PiiResultMode, ANALYSIS_HANDLER,
-    PII_HANDLER,
+    DEFAULT_KB_BUCKET, DEFAULT_KB_PREFIX, KB_SYNC_HANDLER, PII_HANDLER,
 };
 pub use definition::{default_substitutions, load_state_machine, SECURITY_AUDIT_DEFINITION};
+pub use handlers::{BucketSink, KbSyncFunction, KnowledgeSink};
 pub use trace::{
     alert_details, report, Action, ExecutionReport, FunctionRoles, ObjectRefView, SentAlert,
     DETAILS_MARKER,

@@ -13,10 +13,11 @@ use trailguard_triage::{LogAnalysisHandler, Triage, TriageConfig};
 
 use crate::adapters::{self, Storage};
 use crate::config::{
-    AdapterConfig, BindingsConfig, PiiDetectorKind, PiiResultMode, ANALYSIS_HANDLER, PII_HANDLER,
+    AdapterConfig, BindingsConfig, PiiDetectorKind, PiiResultMode, ANALYSIS_HANDLER,
+    DEFAULT_KB_BUCKET, DEFAULT_KB_PREFIX, KB_SYNC_HANDLER, PII_HANDLER,
 };
 use crate::definition::load_state_machine;
-use crate::handlers::{AnalysisFunction, PiiFunction};
+use crate::handlers::{AnalysisFunction, BucketSink, KbSyncFunction, KnowledgeSink, PiiFunction};
 use crate::integrations::{CommandFunction, LambdaBinding, LambdaFunction, Ports};
 use crate::trace::{report, ExecutionReport, FunctionRoles};
 use crate::RunnerError;
@@ -29,6 +30,8 @@ pub struct WorkflowInfo {
     pub alerts_file: Option<PathBuf>,
     /// The storage root, when the bucket is a directory.
     pub bucket_root: Option<PathBuf>,
+    /// Where each in-process kb-sync function puts its documents.
+    pub knowledge: Vec<String>,
 }
 
 /// One execution and its summary.
@@ -60,6 +63,9 @@ pub struct Defaults {
     pub model: AdapterConfig,
     pub notifier: AdapterConfig,
     pub storage: AdapterConfig,
+    /// Where the in-process kb-sync puts documents instead of a bucket of the storage adapter
+    /// (`trailguard run --kb DIR`: the local index).
+    pub knowledge: Option<Arc<dyn KnowledgeSink>>,
 }
 
 impl Default for Defaults {
@@ -68,6 +74,7 @@ impl Default for Defaults {
             model: AdapterConfig::new("deterministic"),
             notifier: AdapterConfig::new("jsonl").with("path", "alerts.jsonl"),
             storage: AdapterConfig::new("dir").with("root", "."),
+            knowledge: None,
         }
     }
 }
@@ -83,6 +90,8 @@ struct Builder<'a> {
     triages: Vec<Arc<Triage>>,
     /// Local models by their config: loaded once, shared by the analysis and converse Tasks.
     local_models: Vec<(AdapterConfig, GgufChat)>,
+    /// Where the kb-sync functions put documents, for [`WorkflowInfo::knowledge`].
+    knowledge: Vec<String>,
 }
 
 impl Builder<'_> {
@@ -204,9 +213,37 @@ impl Builder<'_> {
                     entry.result.unwrap_or(PiiResultMode::Rich) == PiiResultMode::Rich,
                 )))))
             }
+            (Some(KB_SYNC_HANDLER), _) => {
+                let sink: Arc<dyn KnowledgeSink> = match &self.defaults.knowledge {
+                    Some(sink) => sink.clone(),
+                    None => {
+                        let mut prefix = entry
+                            .prefix
+                            .clone()
+                            .unwrap_or_else(|| DEFAULT_KB_PREFIX.to_string());
+                        if !prefix.is_empty() && !prefix.ends_with('/') {
+                            prefix.push('/');
+                        }
+                        Arc::new(BucketSink {
+                            writer: self.storage.writer.clone(),
+                            bucket: entry
+                                .bucket
+                                .clone()
+                                .filter(|b| !b.is_empty())
+                                .unwrap_or_else(|| DEFAULT_KB_BUCKET.to_string()),
+                            prefix,
+                        })
+                    }
+                };
+                let described = sink.describe();
+                if !self.knowledge.contains(&described) {
+                    self.knowledge.push(described);
+                }
+                Ok(Arc::new(KbSyncFunction(sink)))
+            }
             (None, Some(argv)) => Ok(Arc::new(CommandFunction { argv: argv.clone() })),
             _ => Err(RunnerError::Bindings(format!(
-                "lambda '{name}': set handler ({ANALYSIS_HANDLER} or {PII_HANDLER}) or command"
+                "lambda '{name}': set handler ({ANALYSIS_HANDLER}, {PII_HANDLER} or {KB_SYNC_HANDLER}) or command"
             ))),
         }
     }
@@ -244,6 +281,7 @@ impl Workflow {
             offline_pii: None,
             triages: Vec::new(),
             local_models: Vec::new(),
+            knowledge: Vec::new(),
         };
         let mut functions = LambdaBinding::new();
         let mut roles = FunctionRoles::default();
@@ -266,6 +304,7 @@ impl Workflow {
             roles,
             alerts_file: adapters::alerts_file(&notifier_config),
             bucket_root: builder.storage.root.clone(),
+            knowledge: builder.knowledge.clone(),
         };
         let triage = match builder.triages.as_slice() {
             [only] => Some(only.clone()),

@@ -34,6 +34,10 @@ fn machine(pii_action: &str) -> StateMachine {
             "arn:aws:lambda:us-east-1:123456789012:function:trailguard-pii".to_string(),
         ),
         (
+            "KbSyncFunctionArn".to_string(),
+            "arn:aws:lambda:us-east-1:123456789012:function:trailguard-kb-sync".to_string(),
+        ),
+        (
             "AlertTopicArn".to_string(),
             "arn:aws:sns:us-east-1:123456789012:trailguard-alerts".to_string(),
         ),
@@ -41,6 +45,16 @@ fn machine(pii_action: &str) -> StateMachine {
         ("QuarantineBucketName".to_string(), QUARANTINE.to_string()),
     ]);
     StateMachine::from_json(DEFINITION, &substitutions).unwrap()
+}
+
+/// The closing knowledge-base step's function: checks it gets the path's output, answers as the
+/// deployed one does.
+fn kb_sync() -> Arc<FnLambda<impl Fn(Value) -> Result<Value, FunctionError> + Send + Sync>> {
+    Arc::new(FnLambda(|payload: Value| {
+        assert_eq!(payload["trailguard_kb"], json!("workflow"));
+        assert!(payload["output"]["path"].is_string(), "{payload}");
+        Ok(json!({"documents": [], "ingestion": "skipped"}))
+    }))
 }
 
 /// What the analysis function answers: a medium-level image upload of the object the event
@@ -195,6 +209,7 @@ impl World {
                 pii(&store, &payload, call)
             })),
         );
+        lambda.register("trailguard-kb-sync", kb_sync());
         let mut bindings = Ports {
             functions: lambda,
             model: Arc::new(DeterministicChat::fixed("{}")),
@@ -376,7 +391,8 @@ async fn quarantine_copies_the_version_with_tags_then_deletes_it() {
             "PII Action?",
             "Record PII Quarantine",
             "Quarantine Image",
-            "Delete Image"
+            "Delete Image",
+            "Store In Knowledge Base"
         ]
     );
     let quarantine_key = format!("{BUCKET}/{key}");
@@ -756,6 +772,7 @@ async fn a_failed_audit_record_deletes_nothing() {
             "trailguard-pii",
             Arc::new(FnLambda(|_: Value| Ok(json!({"pii_detected": true})))),
         );
+        lambda.register("trailguard-kb-sync", kb_sync());
         let bindings = Ports {
             functions: lambda,
             model: Arc::new(DeterministicChat::fixed("{}")),

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers panic on purpose
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 use trailguard_asl::{Execution, ExecutionStatus, ManualClock, Runner, StateMachine};
@@ -13,6 +13,7 @@ use trailguard_runner::handlers::AnalysisFunction;
 use trailguard_runner::integrations::{
     FnLambda, FunctionError, LambdaBinding, LambdaFunction, Ports,
 };
+use trailguard_runner::{BucketSink, KbSyncFunction};
 use trailguard_triage::{AskPolicy, LogAnalysisHandler, Triage, TriageConfig};
 
 const DEFINITION: &str = include_str!("../../../statemachine/security-audit.asl.json");
@@ -26,6 +27,10 @@ fn substitutions() -> HashMap<String, String> {
         (
             "PiiFunctionArn".to_string(),
             "arn:aws:lambda:us-east-1:123456789012:function:trailguard-pii".to_string(),
+        ),
+        (
+            "KbSyncFunctionArn".to_string(),
+            "arn:aws:lambda:us-east-1:123456789012:function:trailguard-kb-sync".to_string(),
         ),
         (
             "AlertTopicArn".to_string(),
@@ -43,6 +48,8 @@ struct Outcome {
     execution: Execution,
     store: Arc<MemoryStore>,
     notifier: Arc<RecordingNotifier>,
+    /// The payloads the kb-sync stand-in was called with.
+    kb: Arc<Mutex<Vec<Value>>>,
 }
 
 fn object_created() -> Value {
@@ -67,7 +74,24 @@ async fn run(analysis: Result<Value, &'static str>, pii: Value) -> Outcome {
     run_event(stand_in(analysis), pii, object_created()).await
 }
 
+/// A kb-sync that records its payloads and answers as the deployed one does.
+fn recording_kb(calls: Arc<Mutex<Vec<Value>>>) -> Arc<dyn LambdaFunction> {
+    Arc::new(FnLambda(move |payload: Value| {
+        calls.lock().unwrap().push(payload);
+        Ok(json!({"documents": [], "ingestion": "skipped", "reason": "test", "job_id": null}))
+    }))
+}
+
 async fn run_event(analysis: Arc<dyn LambdaFunction>, pii: Value, event: Value) -> Outcome {
+    run_with(analysis, pii, event, |_, calls| recording_kb(calls)).await
+}
+
+async fn run_with(
+    analysis: Arc<dyn LambdaFunction>,
+    pii: Value,
+    event: Value,
+    kb: impl FnOnce(Arc<MemoryStore>, Arc<Mutex<Vec<Value>>>) -> Arc<dyn LambdaFunction>,
+) -> Outcome {
     let machine = StateMachine::from_json(DEFINITION, &substitutions()).unwrap();
     let store = Arc::new(MemoryStore::new());
     store.insert(
@@ -83,6 +107,8 @@ async fn run_event(analysis: Arc<dyn LambdaFunction>, pii: Value, event: Value) 
         "trailguard-pii",
         Arc::new(FnLambda(move |_payload: Value| Ok(pii.clone()))),
     );
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    lambda.register("trailguard-kb-sync", kb(store.clone(), calls.clone()));
     let bindings = Ports {
         functions: lambda,
         model: Arc::new(DeterministicChat::fixed("{}")),
@@ -99,6 +125,7 @@ async fn run_event(analysis: Arc<dyn LambdaFunction>, pii: Value, event: Value) 
         execution,
         store,
         notifier,
+        kb: calls,
     }
 }
 
@@ -178,6 +205,23 @@ async fn image_with_pii_is_recorded_then_deleted_from_the_event_location() {
     let output = outcome.execution.output.unwrap();
     assert_eq!(output["path"], json!("image-pii"));
     assert_eq!(output["action"], json!("deleted"));
+    // The closing step got the analysis acted on, the raw event, the path's output (which it
+    // passes through unchanged) and the PII check's result.
+    let kb = outcome.kb.lock().unwrap().clone();
+    assert_eq!(kb.len(), 1);
+    assert_eq!(kb[0]["trailguard_kb"], json!("workflow"));
+    assert_eq!(kb[0]["analysis"], analysis("medium", true));
+    assert_eq!(kb[0]["event"], object_created());
+    assert_eq!(kb[0]["output"], output);
+    assert_eq!(kb[0]["pii"], json!({"pii_detected": true}));
+    assert!(
+        kb[0]["execution"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:states:"),
+        "{}",
+        kb[0]["execution"]
+    );
 }
 
 #[tokio::test]
@@ -219,7 +263,158 @@ async fn every_threat_level_alerts_with_the_analysis() {
         assert_eq!(messages.len(), 1);
         let body: Value = trailguard_runner::alert_details(&messages[0].1).unwrap();
         assert_eq!(body, analysis(level, false));
+        let kb = outcome.kb.lock().unwrap().clone();
+        assert_eq!(kb.len(), 1, "{level}");
+        assert_eq!(kb[0]["output"]["path"], json!(path));
+        assert_eq!(kb[0]["alert"], json!("PutObject by alice"));
+        assert_eq!(kb[0]["pii"], Value::Null);
     }
+}
+
+#[tokio::test]
+async fn every_successful_path_ends_in_the_knowledge_base_step() {
+    for (level, image, pii) in [
+        ("high", false, json!(false)),
+        ("low", true, json!({"pii_detected": false})),
+        ("medium", true, json!({"pii_detected": true})),
+    ] {
+        let outcome = run(Ok(analysis(level, image)), pii).await;
+        assert_eq!(outcome.execution.status, ExecutionStatus::Succeeded);
+        let entered: Vec<&str> = outcome
+            .execution
+            .trace
+            .iter()
+            .filter_map(|e| match e {
+                trailguard_asl::TraceEvent::StateEntered { state } => Some(state.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            entered.last(),
+            Some(&"Store In Knowledge Base"),
+            "{entered:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failing_knowledge_base_step_fails_the_execution_with_an_error_alert() {
+    let outcome = run_with(
+        stand_in(Ok(analysis("high", false))),
+        json!(false),
+        object_created(),
+        |_, calls| {
+            Arc::new(FnLambda(move |payload: Value| {
+                calls.lock().unwrap().push(payload);
+                Err(FunctionError {
+                    error_type: "TrailGuard.KbSyncFailed".into(),
+                    error_message: "kb-sync: AccessDenied".into(),
+                })
+            }))
+        },
+    )
+    .await;
+    assert_eq!(outcome.execution.status, ExecutionStatus::Failed);
+    assert_eq!(
+        outcome.execution.cause.as_deref(),
+        Some("The knowledge-base stage failed: TrailGuard.KbSyncFailed")
+    );
+    assert_eq!(
+        outcome.kb.lock().unwrap().len(),
+        1,
+        "a failure is not retried"
+    );
+    let messages = outcome.notifier.messages();
+    assert_eq!(messages.len(), 2, "the HIGH alert, then the error alert");
+    let details: Value = trailguard_runner::alert_details(&messages[1].1).unwrap();
+    assert_eq!(details["stage"], json!("knowledge-base"));
+    assert_eq!(details["done"]["path"], json!("threat-high"));
+}
+
+#[tokio::test]
+async fn a_throttled_knowledge_base_step_is_retried() {
+    let outcome = run_with(
+        stand_in(Ok(analysis("low", false))),
+        json!(false),
+        object_created(),
+        |_, calls| {
+            Arc::new(FnLambda(move |payload: Value| {
+                let mut calls = calls.lock().unwrap();
+                calls.push(payload);
+                if calls.len() < 3 {
+                    return Err(FunctionError {
+                        error_type: "TrailGuard.KbSyncRetryable".into(),
+                        error_message: "SlowDown".into(),
+                    });
+                }
+                Ok(json!({"documents": []}))
+            }))
+        },
+    )
+    .await;
+    assert_eq!(
+        outcome.execution.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        outcome.execution.cause
+    );
+    assert_eq!(outcome.kb.lock().unwrap().len(), 3);
+    assert_eq!(
+        outcome.execution.output.unwrap()["path"],
+        json!("threat-low")
+    );
+}
+
+/// The in-process kb-sync writes what the deployed one writes to the knowledge-base bucket.
+#[tokio::test]
+async fn the_in_process_kb_sync_writes_the_bedrock_documents() {
+    let outcome = run_with(
+        triage_with_a_lying_model("high"),
+        json!({"pii_detected": true, "evidence": [{"kind": "PASSPORT", "masked_value": "M****9", "counted": true}]}),
+        object_created(),
+        |store, _| {
+            Arc::new(KbSyncFunction(Arc::new(BucketSink {
+                writer: store,
+                bucket: "kb".into(),
+                prefix: "documents/".into(),
+            })))
+        },
+    )
+    .await;
+    assert_eq!(
+        outcome.execution.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        outcome.execution.cause
+    );
+    let result = outcome
+        .execution
+        .trace
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            trailguard_asl::TraceEvent::TaskSucceeded { state, result, .. }
+                if state == "Store In Knowledge Base" =>
+            {
+                Some(result["Payload"].clone())
+            }
+            _ => None,
+        })
+        .unwrap();
+    let keys: Vec<String> = serde_json::from_value(result["documents"].clone()).unwrap();
+    assert_eq!(keys.len(), 2, "{result}");
+    let outcome_key = keys.iter().find(|k| k.contains("/outcome/")).unwrap();
+    assert!(outcome
+        .store
+        .contains("kb", &format!("{outcome_key}.metadata.json")));
+    let text = String::from_utf8(outcome.store.bytes("kb", outcome_key).unwrap()).unwrap();
+    assert!(text.contains("was deleted"), "{text}");
+    assert!(text.contains("PASSPORT (M****9)"), "{text}");
+    // The path's output is the execution's, unchanged by the step.
+    assert_eq!(
+        outcome.execution.output.unwrap()["path"],
+        json!("image-pii")
+    );
 }
 
 #[tokio::test]

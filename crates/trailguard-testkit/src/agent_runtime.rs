@@ -4,6 +4,11 @@
 //! - bedrock-agent-runtime `Retrieve`: `POST /knowledgebases/{knowledgeBaseId}/retrieve`, ranked
 //!   by word overlap over the documents the test loaded (a stand-in for vector search, enough
 //!   to check that the right document comes back and what the caller does with it);
+//! - bedrock-agent-runtime `RetrieveAndGenerate`: `POST /retrieveAndGenerate` (type
+//!   `KNOWLEDGE_BASE`), retrieving as `Retrieve` does and answering with the generation the test
+//!   scripted (`push_generation`), each part citing retrieved documents only, as Bedrock's
+//!   `citations[].retrievedReferences[]` do; with nothing retrieved, Bedrock's refusal with no
+//!   references;
 //! - bedrock-agent `StartIngestionJob`: `PUT /knowledgebases/{kbId}/datasources/{dsId}/ingestionjobs/`
 //!   (one job at a time per data source, else `ConflictException` as Bedrock answers) and
 //!   `ListIngestionJobs`: `POST` on the same path;
@@ -52,10 +57,22 @@ pub struct RecordedAgentRequest {
     pub body: Value,
 }
 
+/// One part of a scripted generated answer and the URIs of the documents it cites (only those
+/// the request retrieved become references).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeneratedPart {
+    pub text: String,
+    pub cites: Vec<String>,
+}
+
+/// What Bedrock answers `RetrieveAndGenerate` when nothing relevant is retrieved.
+pub const NO_ANSWER_TEXT: &str = "Sorry, I am unable to assist you with this request.";
+
 #[derive(Debug, Default)]
 struct AgentState {
     knowledge_base_id: String,
     documents: Vec<StandInDocument>,
+    generations: Vec<Vec<GeneratedPart>>,
     jobs: Vec<StandInJob>,
     executions: Map<String, Value>,
     /// Errors served before any normal answer, in order (e.g. throttling).
@@ -81,6 +98,7 @@ impl AgentStandIn {
         let jobs_path = "/knowledgebases/{kb}/datasources/{ds}/ingestionjobs";
         let router = Router::new()
             .route("/knowledgebases/{kb}/retrieve", post(retrieve))
+            .route("/retrieveAndGenerate", post(retrieve_and_generate))
             .route(jobs_path, put(start_job).post(list_jobs))
             .route(&format!("{jobs_path}/"), put(start_job).post(list_jobs))
             .route("/", post(sfn))
@@ -101,6 +119,12 @@ impl AgentStandIn {
             text: text.to_string(),
             metadata,
         });
+    }
+
+    /// The next `RetrieveAndGenerate` that retrieves something answers with these parts, in
+    /// order (without one: one part per retrieved document, citing it).
+    pub fn push_generation(&self, parts: Vec<GeneratedPart>) {
+        lock(&self.state).generations.push(parts);
     }
 
     /// The next request of any operation fails with `reply` (an `Reply::Error`).
@@ -266,9 +290,25 @@ async fn retrieve(
         .pointer("/retrievalConfiguration/vectorSearchConfiguration/numberOfResults")
         .and_then(Value::as_u64)
         .unwrap_or(5) as usize;
+    let results: Vec<Value> = search(&state.documents, query, wanted)
+        .into_iter()
+        .map(|(score, doc)| {
+            let mut result = reference_json(doc);
+            result["score"] = json!(score);
+            result
+        })
+        .collect();
+    json_response(json!({ "retrievalResults": results }))
+}
+
+/// The `wanted` best documents for `query` by word overlap, with their scores.
+fn search<'a>(
+    documents: &'a [StandInDocument],
+    query: &str,
+    wanted: usize,
+) -> Vec<(f64, &'a StandInDocument)> {
     let query_words = words(query);
-    let mut scored: Vec<(f64, &StandInDocument)> = state
-        .documents
+    let mut scored: Vec<(f64, &StandInDocument)> = documents
         .iter()
         .filter_map(|doc| {
             let doc_words = words(&doc.text);
@@ -277,24 +317,129 @@ async fn retrieve(
         })
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let results: Vec<Value> = scored
-        .into_iter()
-        .take(wanted)
-        .map(|(score, doc)| {
-            let mut metadata = doc.metadata.clone();
-            metadata.insert(
-                "x-amz-bedrock-kb-source-uri".into(),
-                Value::String(doc.uri.clone()),
+    scored.truncate(wanted);
+    scored
+}
+
+/// A document as Retrieve's result and RetrieveAndGenerate's reference carry it.
+fn reference_json(doc: &StandInDocument) -> Value {
+    let mut metadata = doc.metadata.clone();
+    metadata.insert(
+        "x-amz-bedrock-kb-source-uri".into(),
+        Value::String(doc.uri.clone()),
+    );
+    json!({
+        "content": {"type": "TEXT", "text": doc.text},
+        "location": {"type": "S3", "s3Location": {"uri": doc.uri}},
+        "metadata": metadata,
+    })
+}
+
+async fn retrieve_and_generate(
+    State(state): State<Shared<AgentState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request = match admit(
+        &state,
+        &headers,
+        "RetrieveAndGenerate",
+        "/retrieveAndGenerate".into(),
+        &body,
+    ) {
+        Ok(request) => request,
+        Err(response) => return *response,
+    };
+    let mut state = lock(&state);
+    let Some(query) = request.pointer("/input/text").and_then(Value::as_str) else {
+        return error_response(400, "ValidationException", "input.text is required.");
+    };
+    let configuration = request
+        .get("retrieveAndGenerateConfiguration")
+        .cloned()
+        .unwrap_or(Value::Null);
+    if configuration.get("type").and_then(Value::as_str) != Some("KNOWLEDGE_BASE") {
+        return error_response(
+            400,
+            "ValidationException",
+            "Only retrieveAndGenerateConfiguration.type KNOWLEDGE_BASE is served here.",
+        );
+    }
+    let kb = &configuration["knowledgeBaseConfiguration"];
+    if kb.get("knowledgeBaseId").and_then(Value::as_str) != Some(&state.knowledge_base_id) {
+        return error_response(404, "ResourceNotFoundException", "No such knowledge base.");
+    }
+    if kb
+        .get("modelArn")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        return error_response(400, "ValidationException", "modelArn is required.");
+    }
+    if let Some(template) = kb
+        .pointer("/generationConfiguration/promptTemplate/textPromptTemplate")
+        .and_then(Value::as_str)
+    {
+        // Bedrock refuses a generation template without the retrieved results' placeholder.
+        if !template.contains("$search_results$") || template.chars().count() > 4000 {
+            return error_response(
+                400,
+                "ValidationException",
+                "textPromptTemplate must contain $search_results$ and hold at most 4000 characters.",
             );
-            json!({
-                "content": {"type": "TEXT", "text": doc.text},
-                "location": {"type": "S3", "s3Location": {"uri": doc.uri}},
-                "metadata": metadata,
-                "score": score,
-            })
-        })
+        }
+    }
+    let wanted = kb
+        .pointer("/retrievalConfiguration/vectorSearchConfiguration/numberOfResults")
+        .and_then(Value::as_u64)
+        .unwrap_or(5) as usize;
+    let retrieved: Vec<StandInDocument> = search(&state.documents, query, wanted)
+        .into_iter()
+        .map(|(_, doc)| doc.clone())
         .collect();
-    json_response(json!({ "retrievalResults": results }))
+    let parts: Vec<GeneratedPart> = if retrieved.is_empty() {
+        vec![GeneratedPart {
+            text: NO_ANSWER_TEXT.into(),
+            cites: Vec::new(),
+        }]
+    } else if state.generations.is_empty() {
+        retrieved
+            .iter()
+            .map(|doc| GeneratedPart {
+                text: doc.text.lines().next().unwrap_or_default().to_string(),
+                cites: vec![doc.uri.clone()],
+            })
+            .collect()
+    } else {
+        state.generations.remove(0)
+    };
+    let mut text = String::new();
+    let mut citations = Vec::new();
+    for part in &parts {
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        let start = text.chars().count();
+        text.push_str(&part.text);
+        let end = text.chars().count().saturating_sub(1);
+        let references: Vec<Value> = part
+            .cites
+            .iter()
+            .filter_map(|uri| retrieved.iter().find(|doc| &doc.uri == uri))
+            .map(reference_json)
+            .collect();
+        citations.push(json!({
+            "generatedResponsePart": {
+                "textResponsePart": {"text": part.text, "span": {"start": start, "end": end}}
+            },
+            "retrievedReferences": references,
+        }));
+    }
+    json_response(json!({
+        "sessionId": "00000000-0000-4000-8000-000000000000",
+        "output": {"text": text},
+        "citations": citations,
+    }))
 }
 
 fn job_json(job: &StandInJob) -> Value {

@@ -18,7 +18,10 @@ mod openai;
 mod server;
 mod smtp;
 
-pub use agent_runtime::{rfc3339, AgentStandIn, RecordedAgentRequest, StandInDocument, StandInJob};
+pub use agent_runtime::{
+    rfc3339, AgentStandIn, GeneratedPart, RecordedAgentRequest, StandInDocument, StandInJob,
+    NO_ANSWER_TEXT,
+};
 pub use bedrock::{BedrockApi, BedrockStandIn, RecordedBedrockRequest};
 pub use http_sink::{HttpSink, RecordedPost};
 pub use moto::{

@@ -11,7 +11,7 @@ use trailguard_events::{parse_event, Event, ParseError};
 use crate::analysis::{Analysis, ModelOutcome, ModelStatus};
 use crate::answer::{validate_log_answer, ModelAnalysis};
 use crate::config::TriageConfig;
-use crate::merge::merge_model_answer;
+use crate::merge::merge_model_answer_in;
 use crate::policy::{decide, AskDecision};
 use crate::prompt::{
     build_log_prompt_with, guide_request, LogPromptSettings, PromptRules, LOG_OUTPUT_SCHEMA,
@@ -78,7 +78,12 @@ pub(crate) async fn consult(
                 ModelStatus::Accepted
             };
             outcome.model_threat_level = Some(validated.value.threat_level);
-            outcome.notes = merge_model_answer(&mut record, &validated.value, &config.limits);
+            outcome.notes = merge_model_answer_in(
+                &mut record,
+                &validated.value,
+                &config.limits,
+                config.language,
+            );
         }
         Err(failure) => {
             tracing::warn!(reason = %failure.reason(), "model answer not used; deterministic record kept");

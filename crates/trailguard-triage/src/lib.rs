@@ -51,12 +51,12 @@ pub use embedded::{EMBEDDED_RULES, EMBEDDED_SOURCE_PREFIX};
 pub use facts::{facts_from_event, EventFacts};
 pub use handler::{AnalysisHandlerError, LogAnalysisHandler};
 pub use json::write_json;
-pub use merge::merge_model_answer;
+pub use merge::{merge_model_answer, merge_model_answer_in};
 pub use pipeline::{InputError, InputRecord, Outcome, PipelineOptions};
 pub use policy::{AskConfig, AskPolicy};
 pub use prompt::{
-    build_log_prompt, build_log_prompt_with, guide_prompt, log_answer_schema, Language, LogPrompt,
-    LogPromptSettings, PromptRules, LOG_OUTPUT_SCHEMA,
+    build_log_prompt, build_log_prompt_with, guide_prompt, log_answer_schema,
+    log_answer_schema_for, Language, LogPrompt, LogPromptSettings, PromptRules, LOG_OUTPUT_SCHEMA,
 };
 pub use record::{build_record, build_record_owned, record_from_event};
 pub use triage::{AnalysisError, Triage, TriageError};

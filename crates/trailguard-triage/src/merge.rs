@@ -4,14 +4,19 @@
 //! - `s3_bucket`, `s3_key`, `is_image_upload`, `media_type`: always the event's (a note records
 //!   any disagreement, since a model that changes them may be following injected text);
 //!   `s3_version_id` is never asked of the model and never touched here;
-//! - `summarize`, `event_title`: the model's, sanitised and capped; a title that does not keep
-//!   the guide's `[..][..][..]` shape is not taken.
+//! - `summarize`, `event_title`: the model's, sanitised and capped; an English title that does
+//!   not keep the guide's `[..][..][..]` shape is not taken. A Korean title is the model's Korean
+//!   words (up to its first `[`) followed by the event's own `[EventName][AccountId][Identity]`:
+//!   the identifiers stay searchable and exact (they are the event's, never the model's or an
+//!   attacker's), the words are what a Korean reader reads; one that does not start with a
+//!   Hangul syllable is not taken.
 
 use trailguard_core::ask::answer::ResponseLimits;
 use trailguard_core::ask::sanitize::sanitize_text;
 use trailguard_core::AnalysisRecord;
 
 use crate::answer::ModelAnalysis;
+use crate::prompt::Language;
 
 /// Whether `title` has the guide's `[EventName][AccountId][Identity]` shape.
 pub fn has_title_shape(title: &str) -> bool {
@@ -34,11 +39,47 @@ fn show(value: Option<&str>) -> String {
     }
 }
 
-/// Merges `model` into `record`; returns the notes about what was not taken.
+/// The Korean title: the model's words before its first `[`, which must start with a Hangul
+/// syllable, then `identifiers` (the event's `[..][..][..]`) when they have the guide's shape.
+/// `None` when the words are not Korean or leave no room within `max_chars`.
+fn korean_title(model_title: &str, identifiers: &str, max_chars: usize) -> Option<String> {
+    let words = model_title
+        .split('[')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .trim_end_matches([':', '-', '–', '|', ','])
+        .trim_end();
+    if !words
+        .chars()
+        .next()
+        .is_some_and(|c| ('가'..='힣').contains(&c))
+    {
+        return None;
+    }
+    if !has_title_shape(identifiers) {
+        return Some(sanitize_text(words, max_chars));
+    }
+    let room = max_chars.checked_sub(identifiers.chars().count() + 1)?;
+    let words = sanitize_text(words, room);
+    (!words.is_empty()).then(|| format!("{words} {identifiers}"))
+}
+
+/// Merges `model` into `record` (an English answer); returns the notes about what was not taken.
 pub fn merge_model_answer(
     record: &mut AnalysisRecord,
     model: &ModelAnalysis,
     limits: &ResponseLimits,
+) -> Vec<String> {
+    merge_model_answer_in(record, model, limits, Language::English)
+}
+
+/// [`merge_model_answer`] for an answer asked in `language` (it decides what title is taken).
+pub fn merge_model_answer_in(
+    record: &mut AnalysisRecord,
+    model: &ModelAnalysis,
+    limits: &ResponseLimits,
+    language: Language,
 ) -> Vec<String> {
     let mut notes = Vec::new();
     let floor = record.threat_level;
@@ -62,13 +103,21 @@ pub fn merge_model_answer(
         record.summarize = summary;
     }
     let title = sanitize_text(&model.event_title, limits.max_title_chars);
-    if has_title_shape(&title) {
-        record.event_title = title;
-    } else {
-        notes.push(format!(
+    match language {
+        Language::English if has_title_shape(&title) => record.event_title = title,
+        Language::English => notes.push(format!(
             "model title {} lacks the [EventName][AccountId][Identity] shape; kept the deterministic one",
             show(Some(&title))
-        ));
+        )),
+        Language::Korean => {
+            match korean_title(&title, &record.event_title, limits.max_title_chars) {
+                Some(korean) => record.event_title = korean,
+                None => notes.push(format!(
+                    "model title {} does not start in Korean; kept the deterministic one",
+                    show(Some(&title))
+                )),
+            }
+        }
     }
 
     let pairs = [
@@ -180,5 +229,43 @@ mod tests {
         let mut r = record(ThreatLevel::Low);
         merge_model_answer(&mut r, &model, &ResponseLimits::default());
         assert_eq!(r.event_title, "[PutObject][123][alice]");
+    }
+
+    #[test]
+    fn korean_title_is_korean_words_then_the_events_identifiers() {
+        let limits = ResponseLimits::default();
+        let merged = |title: &str| {
+            let mut model = answer(ThreatLevel::Low);
+            model.event_title = title.into();
+            let mut r = record(ThreatLevel::Low);
+            let notes = merge_model_answer_in(&mut r, &model, &limits, Language::Korean);
+            (r.event_title, notes)
+        };
+        assert_eq!(
+            merged("이미지 업로드").0,
+            "이미지 업로드 [PutObject][123][alice]"
+        );
+        // The model's identifiers are replaced by the event's (an injected account cannot stay).
+        assert_eq!(
+            merged("콘솔 로그인: [ConsoleLogin][999][mallory]").0,
+            "콘솔 로그인 [PutObject][123][alice]"
+        );
+        for not_korean in [
+            "[PutObject][123][alice]",
+            "Benign upload",
+            "  ",
+            "ㄱㄴ 업로드",
+        ] {
+            let (title, notes) = merged(not_korean);
+            assert_eq!(title, "[PutObject][123][alice]", "{not_korean}");
+            assert!(notes.iter().any(|n| n.contains("does not start in Korean")));
+        }
+        // Capped with the identifiers kept whole.
+        assert_eq!(
+            korean_title("아주 긴 한국어 제목입니다", "[PutObject][123][alice]", 29),
+            Some("아주 긴 [PutObject][123][alice]".into())
+        );
+        assert_eq!(korean_title("제목", "[PutObject][123][alice]", 23), None);
+        assert_eq!(korean_title("제목", "no shape", 23), Some("제목".into()));
     }
 }

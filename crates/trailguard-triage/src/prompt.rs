@@ -58,11 +58,23 @@ impl Language {
 
     /// A reminder after the data block: small models follow the last thing they read. With
     /// Qwen2.5 1.5B, 0 of 10 summaries were Korean with the system line alone, 2 of 10 with a
-    /// longer Korean line here alone, 5 of 10 with both (BENCHMARKS.md).
+    /// longer Korean line here alone, 5 of 10 with both (BENCHMARKS.md); engines that constrain
+    /// decoding also get [`Language::first_character`].
     fn reminder(self) -> &'static str {
         match self {
             Language::English => "",
             Language::Korean => "\n(한국어로)",
+        }
+    }
+
+    /// The JSON Schema `pattern` the `summarize` and `event_title` of an answer in this language
+    /// match: the text starts with a character of the language's script. Korean: a Hangul
+    /// syllable (U+AC00–U+D7A3), so a grammar-constrained small model cannot open in English,
+    /// and once it has started in Korean it goes on in Korean. English: none (no constraint).
+    pub fn first_character(self) -> Option<&'static str> {
+        match self {
+            Language::English => None,
+            Language::Korean => Some("^[가-힣]"),
         }
     }
 }
@@ -97,16 +109,29 @@ const LEVEL_ALONE: &str = "Judge threat_level, saying why.";
 /// The shape of the answer (the guide's `<example>`), as the prompt shows it.
 pub const LOG_OUTPUT_SCHEMA: &str = r#"{"event_title":"[EventName][AccountId][Identity]","summarize":"what happened and why it matters","threat_level":"low|medium|high","s3_bucket":null,"s3_key":null,"is_image_upload":false,"media_type":null}"#;
 
-/// JSON Schema of the answer, with bounds, for engines that constrain decoding to it. The order
-/// of `properties` is the guide's (grammar-based decoders emit keys in this order).
+/// JSON Schema of the answer (English), with bounds, for engines that constrain decoding to it.
+/// The order of `properties` is the guide's (grammar-based decoders emit keys in this order).
 pub fn log_answer_schema() -> Value {
+    log_answer_schema_for(Language::English)
+}
+
+/// [`log_answer_schema`] for answers in `language`: for Korean, `summarize` and `event_title`
+/// must start with a Hangul syllable ([`Language::first_character`]; a Korean title is Korean
+/// words, identifiers after them, see [`crate::merge`]).
+pub fn log_answer_schema_for(language: Language) -> Value {
     let nullable =
         |max: u32| json!({"anyOf": [{"type": "string", "maxLength": max}, {"type": "null"}]});
+    let mut title = json!({"type": "string", "minLength": 6, "maxLength": 200});
+    let mut summary = json!({"type": "string", "minLength": 1, "maxLength": 800});
+    if let Some(pattern) = language.first_character() {
+        title["pattern"] = json!(pattern);
+        summary["pattern"] = json!(pattern);
+    }
     json!({
         "type": "object",
         "properties": {
-            "event_title": {"type": "string", "minLength": 6, "maxLength": 200},
-            "summarize": {"type": "string", "minLength": 1, "maxLength": 800},
+            "event_title": title,
+            "summarize": summary,
             "threat_level": {"type": "string", "enum": ["low", "medium", "high"]},
             "s3_bucket": nullable(63),
             "s3_key": nullable(1024),
@@ -121,6 +146,8 @@ pub fn log_answer_schema() -> Value {
 /// A built log-analysis prompt.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogPrompt {
+    /// The language asked for (it picks the answer schema).
+    pub language: Language,
     pub nonce: String,
     pub system: String,
     pub user: String,
@@ -142,7 +169,7 @@ impl LogPrompt {
             top_p: params.top_p,
             top_k: params.top_k,
             // Engines that can constrain decoding to it do; the answer is validated anyway.
-            response_schema: Some(log_answer_schema()),
+            response_schema: Some(log_answer_schema_for(self.language)),
             ..ChatRequest::default()
         }
     }
@@ -232,6 +259,7 @@ pub fn build_log_prompt_with(
             .replace("{LANGUAGE}", settings.language.instruction());
         let user = format!("{block}{}", settings.language.reminder());
         return Ok(LogPrompt {
+            language: settings.language,
             nonce,
             system,
             user,
@@ -400,6 +428,20 @@ mod tests {
         assert!(!english.user.contains("한국어"));
         assert!(!korean.user.contains("floor") && !korean.system.contains("floor"));
         assert!(korean.user.contains("\"s3_key\":\"a.png\""));
+        // Korean answers must start in Hangul where decoding is constrained; English are free.
+        let schema = korean
+            .to_request("m", InferenceParams::guide_logs())
+            .response_schema
+            .unwrap();
+        for field in ["event_title", "summarize"] {
+            assert_eq!(schema["properties"][field]["pattern"], "^[가-힣]");
+        }
+        let english_schema = english
+            .to_request("m", InferenceParams::guide_logs())
+            .response_schema
+            .unwrap();
+        assert!(!english_schema.to_string().contains("pattern"));
+        assert_eq!(english_schema, log_answer_schema());
         assert_eq!("ko".parse(), Ok(Language::Korean));
         assert_eq!("EN".parse(), Ok(Language::English));
         assert!("fr".parse::<Language>().is_err());

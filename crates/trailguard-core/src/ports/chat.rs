@@ -38,9 +38,10 @@ pub struct ChatRequest {
     pub top_p: Option<f32>,
     pub top_k: Option<u32>,
     /// A JSON schema the answer should match (a JSON object value). A hint, not a guarantee:
-    /// the in-process GGUF backend constrains decoding with it, an OpenAI-compatible server gets
-    /// it as `response_format` (`json_schema`), Bedrock Converse has no such parameter and ignores
-    /// it. Callers still validate the answer (`ask::converse_validated`).
+    /// the in-process GGUF backend constrains decoding with it (`pattern` only as `^[CLASS]`),
+    /// an OpenAI-compatible server gets it as `response_format` (`json_schema`) without its
+    /// `pattern`s, Bedrock Converse has no such parameter and ignores it. Callers still validate
+    /// the answer (`ask::converse_validated`).
     pub response_schema: Option<serde_json::Value>,
 }
 

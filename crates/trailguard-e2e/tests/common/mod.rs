@@ -46,6 +46,8 @@ pub const CLEAN_PNG: &[u8] =
 pub const ANALYSIS_FUNCTION_ARN: &str =
     "arn:aws:lambda:us-east-1:123456789012:function:trailguard-log-analysis";
 pub const PII_FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:trailguard-pii";
+pub const KB_SYNC_FUNCTION_ARN: &str =
+    "arn:aws:lambda:us-east-1:123456789012:function:trailguard-kb-sync";
 
 /// Text only the log-analysis prompts carry (TrailGuard's system prompt; the guide's prompt).
 pub const LOG_PROMPT_NEEDLE: &str = "cloud security analyst";
@@ -327,6 +329,18 @@ impl World {
             PII_FUNCTION_ARN,
             Arc::new(PiiFunction(Arc::new(self.pii_lambda(true)))),
         );
+        // The closing knowledge-base step: the in-process kb-sync, its documents in memory (the
+        // deployed function's S3 writes are tested in trailguard-lambda's kb_wire).
+        lambda.register(
+            KB_SYNC_FUNCTION_ARN,
+            Arc::new(trailguard_runner::KbSyncFunction(Arc::new(
+                trailguard_runner::BucketSink {
+                    writer: Arc::new(trailguard_local::MemoryStore::new()),
+                    bucket: "trailguard-kb".into(),
+                    prefix: "documents/".into(),
+                },
+            ))),
+        );
         Runner::new(machine, self.bindings(lambda))
             .unwrap()
             .with_clock(ManualClock::new(0))
@@ -341,6 +355,7 @@ impl World {
             ("AnalysisFunctionArn", ANALYSIS_FUNCTION_ARN.to_owned()),
             ("LogAnalysisFunctionArn", ANALYSIS_FUNCTION_ARN.to_owned()),
             ("PiiFunctionArn", PII_FUNCTION_ARN.to_owned()),
+            ("KbSyncFunctionArn", KB_SYNC_FUNCTION_ARN.to_owned()),
             ("AlertTopicArn", self.topic_arn.clone()),
             ("UploadBucketName", self.bucket.clone()),
         ]);

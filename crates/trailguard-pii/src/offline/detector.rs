@@ -13,9 +13,12 @@ use async_trait::async_trait;
 
 use super::config::{Engine, OfflineConfig};
 use super::engines::{FaceDetector, OcrEngine};
+#[cfg(feature = "offline")]
 use super::haar::{HaarCascade, HaarFaces};
 use super::onnx::{BlazeFaces, OnnxModels, PpOcr, PpOcrOptions};
+#[cfg(feature = "offline")]
 use super::preprocess::PreprocessConfig;
+#[cfg(feature = "offline")]
 use super::tesseract::{TesseractOcr, TesseractPages};
 use crate::bbox::BoundingBox;
 use crate::blocking::run_blocking;
@@ -68,10 +71,65 @@ fn elapsed_ms(since: Instant) -> u64 {
     since.elapsed().as_millis() as u64
 }
 
+#[cfg(feature = "offline")]
 fn tesseract(config: &OfflineConfig) -> Result<TesseractOcr, PiiDetectError> {
     TesseractOcr::new(config.tessdata_dir.as_deref(), &config.languages)
 }
 
+/// Tesseract re-reading Hangul lines when `kor` is among the languages.
+#[cfg(feature = "offline")]
+fn hangul_reader(
+    config: &OfflineConfig,
+) -> Result<Option<super::onnx::HangulReader>, PiiDetectError> {
+    let korean = config.languages.split('+').any(|l| l == "kor");
+    korean.then(|| tesseract(config)).transpose()
+}
+
+/// Built without Tesseract: PP-OCR alone (its dictionary spells Latin and Chinese, not Hangul).
+#[cfg(not(feature = "offline"))]
+fn hangul_reader(
+    config: &OfflineConfig,
+) -> Result<Option<super::onnx::HangulReader>, PiiDetectError> {
+    if config.languages.split('+').any(|l| l == "kor") {
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        WARNED.call_once(|| {
+            tracing::warn!("built without Tesseract (feature `onnx` only): Korean lines are not re-read, so Hangul names and addresses go unseen; Korean resident numbers, cards, MRZ and faces are still found")
+        });
+    }
+    Ok(None)
+}
+
+/// The Tesseract + Haar engines.
+#[cfg(feature = "offline")]
+fn tesseract_engines(config: &OfflineConfig) -> Result<OptionalFaceEngines, PiiDetectError> {
+    let ocr = TesseractPages {
+        ocr: tesseract(config)?,
+        preprocess: PreprocessConfig {
+            ocr_max_pixels: config.ocr_max_pixels,
+            upscale_below_side: config.upscale_below_side,
+            deskew: config.deskew,
+            ..PreprocessConfig::default()
+        },
+        second_pass: config.second_pass,
+        second_pass_binarise: config.second_pass_binarise,
+    };
+    let faces = if config.detect_faces || config.policy.faces_are_pii {
+        Some(haar(config)?)
+    } else {
+        None
+    };
+    Ok((Box::new(ocr), faces))
+}
+
+#[cfg(not(feature = "offline"))]
+fn tesseract_engines(_: &OfflineConfig) -> Result<OptionalFaceEngines, PiiDetectError> {
+    Err(PiiDetectError::Config(format!(
+        "this build has no Tesseract engine (feature `onnx` only): it needs the ONNX models (`{}`) and engine = \"onnx\" or \"auto\"",
+        super::onnx::FETCH_COMMAND
+    )))
+}
+
+#[cfg(feature = "offline")]
 fn haar(config: &OfflineConfig) -> Result<Box<dyn FaceDetector>, PiiDetectError> {
     let path = config
         .face_cascade
@@ -86,6 +144,8 @@ fn haar(config: &OfflineConfig) -> Result<Box<dyn FaceDetector>, PiiDetectError>
 
 /// An OCR engine and a face detector.
 type Engines = (Box<dyn OcrEngine>, Box<dyn FaceDetector>);
+/// An OCR engine and, when faces are looked for, a face detector.
+type OptionalFaceEngines = (Box<dyn OcrEngine>, Option<Box<dyn FaceDetector>>);
 
 /// PP-OCR + BlazeFace over the located models.
 fn onnx_engines(config: &OfflineConfig, models: &OnnxModels) -> Result<Engines, PiiDetectError> {
@@ -93,12 +153,7 @@ fn onnx_engines(config: &OfflineConfig, models: &OnnxModels) -> Result<Engines, 
         intra_threads: config.threads.max(1),
         ..trailguard_vision::EngineConfig::new(&models.onnxruntime)
     };
-    let korean = config.languages.split('+').any(|l| l == "kor");
-    let hangul = if korean {
-        Some(tesseract(config)?)
-    } else {
-        None
-    };
+    let hangul = hangul_reader(config)?;
     let options = PpOcrOptions {
         max_lines: config.max_text_lines,
         ..PpOcrOptions::default()
@@ -129,6 +184,10 @@ impl OfflinePiiDetector {
                     config.onnxruntime.as_deref(),
                 ) {
                     Ok(models) => Some(models),
+                    // Without Tesseract there is nothing to fall back to.
+                    #[cfg(not(feature = "offline"))]
+                    Err(why) => return Err(PiiDetectError::Config(why)),
+                    #[cfg(feature = "offline")]
                     Err(why) => {
                         static WARNED: std::sync::Once = std::sync::Once::new();
                         WARNED.call_once(|| {
@@ -141,32 +200,13 @@ impl OfflinePiiDetector {
                 }
             }
         };
-        let wants_faces = config.detect_faces || config.policy.faces_are_pii;
         let (ocr, faces): (Box<dyn OcrEngine>, Option<Box<dyn FaceDetector>>) = match located {
             Some(models) => {
                 let (ocr, faces) = onnx_engines(&config, &models)?;
                 // BlazeFace is cheap and feeds the portrait cue: it always runs.
                 (ocr, Some(faces))
             }
-            None => {
-                let ocr = TesseractPages {
-                    ocr: tesseract(&config)?,
-                    preprocess: PreprocessConfig {
-                        ocr_max_pixels: config.ocr_max_pixels,
-                        upscale_below_side: config.upscale_below_side,
-                        deskew: config.deskew,
-                        ..PreprocessConfig::default()
-                    },
-                    second_pass: config.second_pass,
-                    second_pass_binarise: config.second_pass_binarise,
-                };
-                let faces = if wants_faces {
-                    Some(haar(&config)?)
-                } else {
-                    None
-                };
-                (Box::new(ocr), faces)
-            }
+            None => tesseract_engines(&config)?,
         };
         Ok(Self::with_engines(config, ocr, faces))
     }

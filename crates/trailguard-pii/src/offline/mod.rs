@@ -1,4 +1,4 @@
-//! The offline detector (feature `offline`): runs inside the PII Lambda or on a laptop, with no
+//! The offline detector (feature `onnx`; `offline` adds Tesseract): runs inside the PII Lambda or on a laptop, with no
 //! model and no network.
 //!
 //! Input safety (crate `decode`) → faces ([`engines`]: BlazeFace in [`onnx`], or Haar cascades
@@ -24,10 +24,12 @@ mod detector;
 pub mod engines;
 pub mod eval;
 pub mod haar;
+#[cfg(feature = "offline")]
 pub mod latency;
 pub mod onnx;
 pub mod preprocess;
 pub mod redact;
+#[cfg(feature = "offline")]
 pub mod tesseract;
 
 pub use config::{load_config, parse_config, parse_kinds, Engine, OfflineConfig};
@@ -35,4 +37,5 @@ pub use detector::{Analysis, OfflinePiiDetector, StageMs};
 pub use engines::{FaceDetector, OcrEngine, Segmentation};
 pub use haar::{HaarCascade, HaarFaces};
 pub use onnx::{BlazeFaces, OnnxModels, PpOcr, FETCH_COMMAND};
+#[cfg(feature = "offline")]
 pub use tesseract::{TesseractOcr, TesseractPages};

@@ -10,6 +10,7 @@ use trailguard_vision::{
 };
 
 use super::engines::{FaceDetector, OcrEngine, Segmentation};
+#[cfg(feature = "offline")]
 use super::tesseract::TesseractOcr;
 use crate::bbox::BoundingBox;
 use crate::error::PiiDetectError;
@@ -141,6 +142,22 @@ fn vision_error(e: trailguard_vision::VisionError) -> PiiDetectError {
     }
 }
 
+/// What re-reads the lines PP-OCR cannot spell (Hangul): Tesseract with `kor`.
+#[cfg(feature = "offline")]
+pub type HangulReader = TesseractOcr;
+
+/// Built without Tesseract (feature `onnx` alone, the PII Lambda's zip): nothing re-reads Hangul
+/// lines, so this type has no values and `PpOcr` always gets `None`.
+#[cfg(not(feature = "offline"))]
+pub enum HangulReader {}
+
+#[cfg(not(feature = "offline"))]
+impl HangulReader {
+    fn recognise(&self, _: &GrayImage, _: Segmentation) -> Result<OcrPage, PiiDetectError> {
+        match *self {}
+    }
+}
+
 /// How PP-OCR reads a page.
 #[derive(Debug, Clone)]
 pub struct PpOcrOptions {
@@ -166,7 +183,7 @@ impl Default for PpOcrOptions {
 /// lines PP-OCR reads as CJK or gives up on, as one stacked block.
 pub struct PpOcr {
     reader: TextReader,
-    hangul: Option<TesseractOcr>,
+    hangul: Option<HangulReader>,
     options: PpOcrOptions,
     name: String,
 }
@@ -176,7 +193,7 @@ impl PpOcr {
         models: &OnnxModels,
         engine: &EngineConfig,
         options: PpOcrOptions,
-        hangul: Option<TesseractOcr>,
+        hangul: Option<HangulReader>,
     ) -> Result<PpOcr, PiiDetectError> {
         let text = TextConfig {
             // Keep weak readings: a line PP-OCR cannot spell may be Hangul for Tesseract.
@@ -339,7 +356,7 @@ impl PpOcr {
     /// grayscale image, scaled to one height, stacked into one block, read once.
     fn reread_hangul(
         &self,
-        tesseract: &TesseractOcr,
+        tesseract: &HangulReader,
         gray: &GrayImage,
         regions: &mut [Region],
         which: &[usize],
