@@ -183,8 +183,8 @@ pub struct EvalArgs {
     /// Ask an existing knowledge base instead of building one from the shared data.
     #[command(flatten)]
     pub location: Location,
-    /// Build the knowledge base from the shared OTRF and Panther records (and the
-    /// `outcomes.jsonl` beside the questions), in a temporary directory: the default.
+    /// Build the knowledge base from the shared OTRF and Panther records, in a
+    /// temporary directory: the default.
     #[arg(long, conflicts_with = "kb")]
     pub shared: bool,
     /// Shared third-party data (OTRF, Panther).
@@ -683,9 +683,8 @@ fn read_questions(path: &Path) -> Result<Vec<QuestionCase>> {
     Ok(cases)
 }
 
-/// A knowledge base built from the shared OTRF and Panther records and the outcome lines next
-/// to the question set, in `dir`.
-pub fn build_shared_kb(data: &Path, questions: &Path, dir: &Path) -> Result<TantivyStore> {
+/// A knowledge base built from the shared OTRF and Panther records, in `dir`.
+pub fn build_shared_kb(data: &Path, dir: &Path) -> Result<TantivyStore> {
     if !data.is_dir() {
         bail!(trailguard_core::data::missing_data_message(
             data,
@@ -696,11 +695,7 @@ pub fn build_shared_kb(data: &Path, questions: &Path, dir: &Path) -> Result<Tant
     let lines = shared_corpus(data)?;
     std::fs::write(&corpus, lines.join("\n") + "\n")
         .with_context(|| format!("cannot write {}", corpus.display()))?;
-    let mut paths = vec![corpus];
-    let outcomes = questions.with_file_name("outcomes.jsonl");
-    if outcomes.is_file() {
-        paths.push(outcomes);
-    }
+    let paths = vec![corpus];
     let detector = crate::analyze::load_detector(&[])?;
     let mut docs = Vec::new();
     let mut bad = 0;
@@ -741,7 +736,7 @@ pub fn eval(args: EvalArgs) -> Result<i32> {
         (Some(dir), false) => TantivyStore::open_read_only(dir)?,
         _ => {
             temp = tempfile::tempdir().context("cannot create a temporary directory")?;
-            build_shared_kb(&args.data, &args.questions, temp.path())?
+            build_shared_kb(&args.data, temp.path())?
         }
     };
     let model = answer_model(&args.answer)?;
@@ -1112,86 +1107,5 @@ mod tests {
             kb: Some(PathBuf::from("/tmp/kb")),
         };
         assert_eq!(explicit.dir().unwrap(), PathBuf::from("/tmp/kb"));
-    }
-
-    /// Writes tests/fixtures/kb/outcomes.jsonl: the demo's events through the
-    /// workflow (offline PII detector), as `run --kb` records them. Needs Tesseract; run by hand:
-    /// `cargo test -p trailguard-cli --bin trailguard kb::tests::write_outcome_fixture -- --ignored`.
-    #[test]
-    #[ignore]
-    fn write_outcome_fixture() {
-        use trailguard_runner::{
-            default_substitutions, BindingsConfig, Defaults, DefinitionSource, Workflow,
-            ANALYSIS_HANDLER, KB_SYNC_HANDLER, PII_HANDLER, SECURITY_AUDIT_DEFINITION,
-        };
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let fixtures = root.join("tests/fixtures/demo");
-        let work = tempfile::tempdir().unwrap();
-        for key in ["passport-scan.png", "receipt.png"] {
-            let to = work
-                .path()
-                .join("buckets/trailguard-uploads/uploads")
-                .join(key);
-            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-            std::fs::copy(fixtures.join("images").join(key), to).unwrap();
-        }
-        let mut config = BindingsConfig {
-            notifier: Some(
-                AdapterConfig::new("jsonl")
-                    .with("path", &work.path().join("alerts.jsonl").to_string_lossy()),
-            ),
-            storage: Some(
-                AdapterConfig::new("dir")
-                    .with("root", &work.path().join("buckets").to_string_lossy()),
-            ),
-            ..BindingsConfig::default()
-        };
-        let substitutions = default_substitutions();
-        for (key, handler) in [
-            ("AnalysisFunctionArn", ANALYSIS_HANDLER),
-            ("PiiFunctionArn", PII_HANDLER),
-            ("KbSyncFunctionArn", KB_SYNC_HANDLER),
-        ] {
-            if let Some(function) = substitutions.get(key) {
-                config.bind_default_lambda(function, handler);
-            }
-        }
-        for entry in config.lambda.values_mut() {
-            if entry.handler.as_deref() == Some(PII_HANDLER) {
-                entry.result = Some(trailguard_runner::PiiResultMode::Rich);
-            }
-        }
-        let workflow = Workflow::load(
-            &DefinitionSource {
-                text: SECURITY_AUDIT_DEFINITION,
-                label: "security-audit",
-                name: "security-audit",
-            },
-            &substitutions,
-            &config,
-            &Defaults::default(),
-        )
-        .unwrap();
-        let events = format!(
-            "{}\n{}",
-            crate::analyze::DEMO_EVENTS.trim_end(),
-            include_str!("../../../tests/fixtures/demo/image-uploads.jsonl")
-        );
-        let runtime = crate::rt::runtime().unwrap();
-        let mut lines = Vec::new();
-        for (index, line) in events.lines().filter(|l| !l.trim().is_empty()).enumerate() {
-            workflow.correlate_in_order(line);
-            let event: Value = serde_json::from_str(line).unwrap();
-            let run = runtime.block_on(workflow.run(&format!("event-{index}"), event.clone()));
-            if let Some(record) = outcome_record("demo-events.jsonl", index as u64, &event, &run) {
-                lines.push(serde_json::to_string(&record).unwrap());
-            }
-        }
-        let out = root.join("tests/fixtures/kb/outcomes.jsonl");
-        std::fs::write(&out, lines.join("\n") + "\n").unwrap();
-        assert!(
-            lines.iter().any(|l| l.contains("\"action\":\"deleted\"")),
-            "the passport scan is deleted"
-        );
     }
 }

@@ -349,3 +349,79 @@ fn run_adds_each_event_and_its_outcome_to_the_knowledge_base_once() {
     ]));
     assert_eq!(stats["documents"].as_u64(), Some(2 * records), "{stats}");
 }
+
+/// The workflow's "Store In Knowledge Base" step, run locally: a passport scan uploaded to the
+/// bucket is deleted, and the analyst's "was anything deleted?" is answered from that outcome,
+/// citing it. Needs no shared data: the demo's two image uploads (the first line of its events
+/// file and `image-uploads.jsonl`) and their images.
+#[test]
+fn a_deleted_passport_scan_is_answered_from_the_workflow_outcome() {
+    let fixtures = workspace().join("tests/fixtures/demo");
+    let work = tempfile::tempdir().unwrap();
+    let buckets = work.path().join("buckets");
+    let uploads = buckets.join("trailguard-uploads/uploads");
+    std::fs::create_dir_all(&uploads).unwrap();
+    for name in ["passport-scan.png", "receipt.png"] {
+        std::fs::copy(fixtures.join("images").join(name), uploads.join(name)).unwrap();
+    }
+    let passport_upload = std::fs::read_to_string(fixtures.join("events.jsonl")).unwrap();
+    let passport_upload = passport_upload.lines().next().unwrap();
+    assert!(passport_upload.contains("uploads/passport-scan.png"));
+    let receipt_upload = std::fs::read_to_string(fixtures.join("image-uploads.jsonl")).unwrap();
+    let events = work.path().join("uploads.jsonl");
+    std::fs::write(&events, format!("{passport_upload}\n{receipt_upload}")).unwrap();
+    let kb = work.path().join("kb");
+    let run = Command::new(BIN)
+        .arg("run")
+        .arg(&events)
+        .arg("--kb")
+        .arg(&kb)
+        .args(["--model", "deterministic"])
+        .arg("--bucket-root")
+        .arg(&buckets)
+        .arg("--alerts")
+        .arg(work.path().join("alerts.jsonl"))
+        .env_remove("TRAILGUARD_KB")
+        .output()
+        .expect("spawn trailguard");
+    assert!(
+        run.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(!uploads.join("passport-scan.png").exists(), "deleted");
+    assert!(uploads.join("receipt.png").exists(), "kept");
+
+    let answer = json(&trailguard(&[
+        "ask",
+        "--kb",
+        kb.to_str().unwrap(),
+        "--json",
+        "Was anything deleted?",
+    ]));
+    let text = answer["answer"].as_str().unwrap();
+    assert!(text.contains("passport-scan.png"), "{answer}");
+    assert!(!text.contains("receipt.png"), "{answer}");
+    let citations: Vec<&str> = answer["citations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    // The passport upload's outcome document (`out-<eventID>~<hash>`) backs the answer.
+    assert!(
+        citations
+            .iter()
+            .any(|id| id.starts_with("out-00000000-0000-4000-8000-000000000001~")),
+        "{answer}"
+    );
+    let stats = json(&trailguard(&[
+        "kb",
+        "stats",
+        "--kb",
+        kb.to_str().unwrap(),
+        "--json",
+    ]));
+    assert!(stats["kinds"].to_string().contains("outcome"), "{stats}");
+}
