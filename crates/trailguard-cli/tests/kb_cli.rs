@@ -55,6 +55,17 @@ fn trailguard(args: &[&str]) -> Output {
     output
 }
 
+/// `trailguard kb stats --json` of a knowledge base directory.
+fn kb_stats(kb: &Path) -> Value {
+    json(&trailguard(&[
+        "kb",
+        "stats",
+        "--kb",
+        kb.to_str().unwrap(),
+        "--json",
+    ]))
+}
+
 fn json(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)))
@@ -325,13 +336,7 @@ fn run_adds_each_event_and_its_outcome_to_the_knowledge_base_once() {
         "{}",
         String::from_utf8_lossy(&first.stderr)
     );
-    let stats = json(&trailguard(&[
-        "kb",
-        "stats",
-        "--kb",
-        kb.to_str().unwrap(),
-        "--json",
-    ]));
+    let stats = kb_stats(&kb);
     // One event document and one outcome document per execution.
     assert_eq!(stats["documents"].as_u64(), Some(2 * records), "{stats}");
     let kinds = stats["kinds"].to_string();
@@ -340,13 +345,7 @@ fn run_adds_each_event_and_its_outcome_to_the_knowledge_base_once() {
         "{kinds}"
     );
     run(2);
-    let stats = json(&trailguard(&[
-        "kb",
-        "stats",
-        "--kb",
-        kb.to_str().unwrap(),
-        "--json",
-    ]));
+    let stats = kb_stats(&kb);
     assert_eq!(stats["documents"].as_u64(), Some(2 * records), "{stats}");
 }
 
@@ -371,25 +370,19 @@ fn a_deleted_passport_scan_is_answered_from_the_workflow_outcome() {
     let events = work.path().join("uploads.jsonl");
     std::fs::write(&events, format!("{passport_upload}\n{receipt_upload}")).unwrap();
     let kb = work.path().join("kb");
-    let run = Command::new(BIN)
-        .arg("run")
-        .arg(&events)
-        .arg("--kb")
-        .arg(&kb)
-        .args(["--model", "deterministic"])
-        .arg("--bucket-root")
-        .arg(&buckets)
-        .arg("--alerts")
-        .arg(work.path().join("alerts.jsonl"))
-        .env_remove("TRAILGUARD_KB")
-        .output()
-        .expect("spawn trailguard");
-    assert!(
-        run.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&run.stdout),
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    trailguard(&[
+        "run",
+        &path(&events),
+        "--kb",
+        &path(&kb),
+        "--model",
+        "deterministic",
+        "--bucket-root",
+        &path(&buckets),
+        "--alerts",
+        &path(&work.path().join("alerts.jsonl")),
+    ]);
     assert!(!uploads.join("passport-scan.png").exists(), "deleted");
     assert!(uploads.join("receipt.png").exists(), "kept");
 
@@ -416,12 +409,6 @@ fn a_deleted_passport_scan_is_answered_from_the_workflow_outcome() {
             .any(|id| id.starts_with("out-00000000-0000-4000-8000-000000000001~")),
         "{answer}"
     );
-    let stats = json(&trailguard(&[
-        "kb",
-        "stats",
-        "--kb",
-        kb.to_str().unwrap(),
-        "--json",
-    ]));
+    let stats = kb_stats(&kb);
     assert!(stats["kinds"].to_string().contains("outcome"), "{stats}");
 }
