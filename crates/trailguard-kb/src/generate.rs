@@ -296,7 +296,8 @@ pub fn check(text: &str, answer: &Answer, question: &str) -> Checked {
                 .rsplit('\n')
                 .next()
                 .is_some_and(|before| before.trim().is_empty() || before.trim() == "-");
-            if at_line_start && number.parse::<u32>().is_ok_and(|n| n <= 20) {
+            let marker_punctuation = prose[m.end()..].starts_with(['.', ')']);
+            if at_line_start && marker_punctuation && number.parse::<u32>().is_ok_and(|n| n <= 20) {
                 continue;
             }
             checked.stated_numbers.insert(number.clone());
@@ -516,6 +517,26 @@ mod tests {
         assert_eq!(bad_cite.citations, ["e-1~00000001"]);
         assert!(!bad_cite.text.contains("made-up"));
         assert!(bad_cite.notes.iter().any(|n| n.contains("made-up~1")));
+        // A sentence that opens with the count states it: it is not a list marker.
+        let opening = apply(
+            &base,
+            "3 ConsoleLogin events [e-1~00000001].",
+            "how many?",
+            "m",
+        );
+        assert!(opening.notes.is_empty(), "{:?}", opening.notes);
+        assert_eq!(opening.text, "3 ConsoleLogin events [e-1~00000001].");
+        let listed = apply(
+            &base,
+            "Logins:\n1. from 203.0.113.9 [e-1~00000001]",
+            "how many?",
+            "m",
+        );
+        assert!(
+            listed.notes.iter().any(|n| n.contains("computed numbers")),
+            "a list marker is layout, not the count: {:?}",
+            listed.notes
+        );
         let uncited = apply(&base, "Three logins.", "how many?", "m");
         assert!(uncited.text.contains("[e-1~00000001]"));
         // A count the prose leaves out is stated from the data, first.
