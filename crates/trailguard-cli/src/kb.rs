@@ -695,12 +695,11 @@ pub fn build_shared_kb(data: &Path, dir: &Path) -> Result<TantivyStore> {
     let lines = shared_corpus(data)?;
     std::fs::write(&corpus, lines.join("\n") + "\n")
         .with_context(|| format!("cannot write {}", corpus.display()))?;
-    let paths = vec![corpus];
     let detector = crate::analyze::load_detector(&[])?;
     let mut docs = Vec::new();
     let mut bad = 0;
     ingest(
-        &paths,
+        std::slice::from_ref(&corpus),
         &detector,
         IngestOptions::default(),
         |item| match item {

@@ -291,13 +291,14 @@ pub fn check(text: &str, answer: &Answer, question: &str) -> Checked {
         let prose = p.masked.replace_all(&without_citations, " ");
         for m in p.number.find_iter(&prose) {
             let number = m.as_str().replace(',', "");
-            // List markers and small ordinals ("1.", "2)") are layout, not claims.
-            let at_line_start = prose[..m.start()]
-                .rsplit('\n')
-                .next()
-                .is_some_and(|before| before.trim().is_empty() || before.trim() == "-");
-            let marker_punctuation = prose[m.end()..].starts_with(['.', ')']);
-            if at_line_start && marker_punctuation && number.parse::<u32>().is_ok_and(|n| n <= 20) {
+            // List markers ("1.", "2)") at a line's start are layout, not claims.
+            let list_marker = prose[m.end()..].starts_with(['.', ')'])
+                && number.parse::<u32>().is_ok_and(|n| n <= 20)
+                && prose[..m.start()]
+                    .rsplit('\n')
+                    .next()
+                    .is_some_and(|before| before.trim().is_empty() || before.trim() == "-");
+            if list_marker {
                 continue;
             }
             checked.stated_numbers.insert(number.clone());
